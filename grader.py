@@ -1,0 +1,165 @@
+"""The grader's command line: parsing and printing only; the work is in :mod:`harness`.
+
+    grader check [PATH]            a student's self-check (visible checks)
+    grader grade DIR --out OUT     grade every submission of a class folder
+    grader clean                   remove everything earlier runs left behind
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import sys
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+
+from harness import __version__
+from harness.assignment import Assignment, find_assignment, load_assignment
+from harness.compose import ComposeCLI
+from harness.docker_api import DockerAPI
+from harness.errors import GraderError, InfrastructureError
+from harness.i18n import _, set_language
+from harness.intake import is_submission, submission_name
+from harness.report.gradebook import render_table, write_csv
+from harness.results import CheckResult, SubmissionResult
+from harness.runner import GradeOptions, Runner
+
+EXIT_OK, EXIT_FAILED, EXIT_ERROR, EXIT_INTERRUPTED = 0, 1, 2, 130
+_MARKS = {"passed": "✔", "failed": "✘", "error": "!", "skipped": "-"}
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="grader", description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--version", action="version", version=f"grader {__version__}")
+    parser.add_argument("--lang", choices=("fr", "en"), default=os.environ.get("GRADER_LANG", "fr"))
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    check = sub.add_parser("check", help="self-check one submission (visible checks only)")
+    check.add_argument("path", nargs="?", default=".", type=Path)
+    check.add_argument("--assignment", default="cours2")
+    check.add_argument("--only", action="append", default=[], metavar="ID")
+    check.add_argument("--all", action="store_true", help="also run hidden checks (instructor)")
+    check.add_argument("--out", type=Path, help="keep result.json and the log in this folder")
+
+    grade = sub.add_parser("grade", help="grade every submission in a folder")
+    grade.add_argument("directory", type=Path)
+    grade.add_argument("--out", type=Path, required=True)
+    grade.add_argument("--assignment", default="cours2")
+    grade.add_argument("--jobs", type=int, default=max(1, (os.cpu_count() or 2) // 2))
+
+    sub.add_parser("clean", help="remove every container, network, volume and image left by earlier runs")
+    return parser
+
+
+def _preflight(docker: DockerAPI) -> None:
+    """One clear sentence, before any grading, when Docker or Compose is missing."""
+    docker.ping()
+    result = ComposeCLI().run(["version"], timeout=30)
+    if result.returncode != 0:
+        raise InfrastructureError("Docker Compose v2 does not run: install it (it comes with Docker Desktop).")
+
+
+def _load(name: str) -> Assignment:
+    return load_assignment(find_assignment(name))
+
+
+def _print_result(result: SubmissionResult) -> None:
+    for item in result.checks:
+        print(f"  {_MARKS[item.status]} {item.id:<34} {item.score:g}/{item.max_score:g}")
+        if item.status != "passed" and item.feedback:
+            for line in item.feedback.splitlines():
+                print(f"      {line}")
+    if result.message and not result.checks:
+        print(f"  ! {result.message}")
+
+
+def _check_summary(checks: Sequence[CheckResult], hidden: int) -> str:
+    passed = sum(1 for c in checks if c.status == "passed")
+    text = _("{passed}/{total} vérifications visibles réussies").format(passed=passed, total=len(checks))
+    if hidden:
+        text += ", " + _("{n} vérifications exécutées seulement à la correction finale").format(n=hidden)
+    return text
+
+
+def cmd_check(args: argparse.Namespace, docker: DockerAPI) -> int:
+    assignment = _load(args.assignment)
+    visibility = "all" if args.all else "visible"
+    runner = Runner(assignment, GradeOptions(language=args.lang, visibility=visibility, only=args.only), docker)
+    print(_("Correction de {path} ({assignment})…").format(path=args.path, assignment=assignment.id), flush=True)
+    with tempfile.TemporaryDirectory(prefix="grader-check-") as tmp:
+        out = args.out or Path(tmp)
+        result = runner.grade(args.path.resolve(), out)
+    _print_result(result)
+    hidden = 0 if args.all else sum(1 for c in assignment.checks.values() if c.visibility == "hidden")
+    print(_("Note : {score}/{max}").format(score=f"{result.score:g}", max=f"{result.max_score:g}"))
+    print(_check_summary(result.checks, hidden))
+    if result.status == "error":
+        print(_("Certaines vérifications n'ont pas pu être faites : relancez la correction."), file=sys.stderr)
+        return EXIT_ERROR
+    return EXIT_OK if all(c.status == "passed" for c in result.checks) else EXIT_FAILED
+
+
+def cmd_grade(args: argparse.Namespace, docker: DockerAPI) -> int:
+    assignment = _load(args.assignment)
+    if not args.directory.is_dir():
+        raise GraderError(_("{path} n'est pas un dossier de remises.").format(path=args.directory))
+    sources = sorted(p for p in args.directory.iterdir() if is_submission(p))
+    if not sources:
+        raise GraderError(_("Aucune remise dans {path}.").format(path=args.directory))
+    args.out.mkdir(parents=True, exist_ok=True)
+    runner = Runner(assignment, GradeOptions(language=args.lang, visibility="all"), docker)
+    print(_("{n} remises à corriger, {jobs} à la fois.").format(n=len(sources), jobs=args.jobs), flush=True)
+
+    def done(result: SubmissionResult) -> None:
+        score = f"{result.score:g}/{result.max_score:g}"
+        print(f"  {result.submission}: {result.status} {score} ({result.duration_s:.0f} s)", flush=True)
+
+    pairs = [(source.resolve(), args.out / submission_name(source)) for source in sources]
+    results = runner.grade_many(pairs, jobs=args.jobs, on_done=done)
+    write_csv(results, assignment, args.out / "gradebook.csv")
+    print()
+    print(render_table(results, assignment))
+    print()
+    print(_("Carnet de notes : {path}").format(path=args.out / "gradebook.csv"))
+    errors = [r.submission for r in results if r.status == "error"]
+    if errors:
+        print(_("Correction incomplète (à relancer) : {names}").format(names=", ".join(errors)), file=sys.stderr)
+        return EXIT_ERROR
+    return EXIT_OK
+
+
+def cmd_clean(args: argparse.Namespace, docker: DockerAPI) -> int:
+    removed = docker.sweep()
+    print(
+        _("Supprimés : {c} conteneurs, {n} réseaux, {v} volumes, {i} images.").format(
+            c=len(removed.containers), n=len(removed.networks), v=len(removed.volumes), i=len(removed.images)
+        )
+    )
+    return EXIT_OK
+
+
+def _terminate(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    set_language(args.lang)
+    signal.signal(signal.SIGTERM, _terminate)  # a CI cancel cleans up like Ctrl-C
+    docker = DockerAPI()
+    commands = {"check": cmd_check, "grade": cmd_grade, "clean": cmd_clean}
+    try:
+        _preflight(docker)
+        return commands[args.command](args, docker)
+    except KeyboardInterrupt:
+        print(_("Interrompu : les conteneurs de cette correction ont été supprimés."), file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except GraderError as exc:
+        print(f"grader: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,14 @@
+"""grader: grades Docker and Compose lab submissions by building and running them for real.
+
+The public API for writing checks: :func:`check` declares one, :func:`_` translates its
+feedback, and the errors live in :mod:`harness.errors`.
+"""
+
+from __future__ import annotations
+
+__version__ = "0.1.0"
+
+from .i18n import _  # noqa: E402
+from .plugin import check  # noqa: E402
+
+__all__ = ["__version__", "_", "check"]

@@ -1,0 +1,172 @@
+"""An assignment: ``checks/<id>/assignment.yaml`` plus the ``test_*.py`` checks beside it.
+
+Defaults live here, in one place; the YAML overrides them per assignment.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+
+from .errors import SpecError
+from .results import Visibility
+
+PartKind = Literal["dockerfile", "compose"]
+
+_REPO_ROOT = Path(__file__).resolve().parent.parent
+_BUNDLED = Path(__file__).resolve().parent / "_bundled"
+
+
+def _data_root(kind: str) -> Path:
+    """Where ``checks/`` or ``reference/`` live: an override, the installed bundle, or the source tree."""
+    override = os.environ.get(f"GRADER_{kind.upper()}_DIR")
+    if override:
+        return Path(override).resolve()
+    bundled = _BUNDLED / kind
+    return bundled if bundled.is_dir() else _REPO_ROOT / kind
+
+
+def checks_root() -> Path:
+    return _data_root("checks")
+
+
+def reference_root() -> Path:
+    return _data_root("reference")
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Sandbox limits for every build and container of a submission."""
+
+    build_timeout_s: float = 600.0
+    up_timeout_s: float = 180.0
+    ready_timeout_s: float = 60.0
+    command_timeout_s: float = 120.0
+    submission_timeout_s: float = 1800.0
+    memory_bytes: int = 768 * 1024 * 1024
+    cpus: float = 1.0
+    pids: int = 512
+    log_max_size: str = "1m"
+
+
+@dataclass(frozen=True)
+class IntakeLimits:
+    max_bytes: int = 200 * 1024 * 1024
+    max_files: int = 10_000
+
+
+@dataclass(frozen=True)
+class CheckSpec:
+    id: str
+    points: float
+    visibility: Visibility = "visible"
+
+
+@dataclass(frozen=True)
+class PartSpec:
+    """One graded part of a submission: a folder with a Dockerfile, or a Compose project."""
+
+    name: str
+    kind: PartKind
+    directory: str
+    dockerfile: str = "Dockerfile"
+    #: Container ports to publish (Dockerfile parts) and to wait on over HTTP.
+    http_ports: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True)
+class Assignment:
+    id: str
+    title: str
+    directory: Path
+    checks: dict[str, CheckSpec]
+    parts: dict[str, PartSpec]
+    limits: Limits = field(default_factory=Limits)
+    intake: IntakeLimits = field(default_factory=IntakeLimits)
+
+    def part(self, name: str) -> PartSpec:
+        try:
+            return self.parts[name]
+        except KeyError:
+            raise SpecError(f"assignment {self.id} has no part named {name!r} in assignment.yaml.") from None
+
+    def reference_dir(self) -> Path:
+        return reference_root() / self.id
+
+
+def find_assignment(name_or_path: str) -> Path:
+    """The folder of an assignment given by name (``cours2``) or by path."""
+    candidate = Path(name_or_path)
+    if (candidate / "assignment.yaml").is_file():
+        return candidate.resolve()
+    named = checks_root() / name_or_path
+    if (named / "assignment.yaml").is_file():
+        return named
+    raise SpecError(
+        f"no assignment {name_or_path!r}: expected {named}/assignment.yaml or a folder holding one."
+    )
+
+
+def _override(defaults: Any, raw: Any, where: str) -> Any:
+    if raw is None:
+        return defaults
+    if not isinstance(raw, dict):
+        raise SpecError(f"{where} must be a mapping.")
+    known = {f.name: f.type for f in fields(defaults)}
+    unknown = sorted(set(raw) - set(known))
+    if unknown:
+        raise SpecError(f"{where} has unknown keys: {', '.join(unknown)}.")
+    try:
+        values = {key: type(getattr(defaults, key))(value) for key, value in raw.items()}
+    except (TypeError, ValueError) as exc:
+        raise SpecError(f"{where} has a value of the wrong type: {exc}.") from exc
+    return replace(defaults, **values)
+
+
+def load_assignment(directory: Path) -> Assignment:
+    path = directory / "assignment.yaml"
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as exc:
+        raise SpecError(f"cannot read {path}: {exc}") from exc
+    if not isinstance(raw, dict) or "id" not in raw:
+        raise SpecError(f"{path} must be a mapping with at least an 'id'.")
+
+    checks: dict[str, CheckSpec] = {}
+    for check_id, spec in (raw.get("checks") or {}).items():
+        spec = spec or {}
+        visibility = spec.get("visibility", "visible")
+        if visibility not in ("visible", "hidden"):
+            raise SpecError(f"{path}: check {check_id} has visibility {visibility!r} (visible or hidden).")
+        try:
+            points = float(spec["points"])
+        except (KeyError, TypeError, ValueError):
+            raise SpecError(f"{path}: check {check_id} needs a number of points.") from None
+        checks[check_id] = CheckSpec(id=check_id, points=points, visibility=visibility)
+
+    parts: dict[str, PartSpec] = {}
+    for name, spec in (raw.get("parts") or {}).items():
+        kind = spec.get("kind")
+        if kind not in ("dockerfile", "compose"):
+            raise SpecError(f"{path}: part {name} needs kind dockerfile or compose.")
+        parts[name] = PartSpec(
+            name=name,
+            kind=kind,
+            directory=str(spec.get("directory", name)),
+            dockerfile=str(spec.get("dockerfile", "Dockerfile")),
+            http_ports=tuple(int(p) for p in spec.get("http_ports", ())),
+        )
+
+    return Assignment(
+        id=str(raw["id"]),
+        title=str(raw.get("title", raw["id"])),
+        directory=directory,
+        checks=checks,
+        parts=parts,
+        limits=_override(Limits(), raw.get("limits"), f"{path}: limits"),
+        intake=_override(IntakeLimits(), raw.get("intake"), f"{path}: intake"),
+    )

@@ -1,0 +1,433 @@
+"""Compose v2 as the one runner: normalize, gate, namespace and limit, then build/up/down.
+
+Every part of a submission becomes a Compose project, even a bare Dockerfile (wrapped
+into a one-service project), so that one code path builds, runs and cleans them all.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .assignment import Limits
+from .docker_api import RUN_LABEL, ContainerState, DockerAPI
+from .errors import (
+    BuildFailed,
+    ComposeFileError,
+    ComposeUnavailable,
+    GraderTimeout,
+    InfrastructureError,
+    ServiceNotReady,
+    SubmissionError,
+)
+from .i18n import _
+from .policy import enforce
+
+COMPOSE_FILENAMES = ("compose.yaml", "compose.yml", "docker-compose.yaml", "docker-compose.yml")
+_PLUGIN_DIRS = (
+    "~/.docker/cli-plugins",
+    "/usr/local/lib/docker/cli-plugins",
+    "/usr/local/libexec/docker/cli-plugins",
+    "/usr/lib/docker/cli-plugins",
+    "/usr/libexec/docker/cli-plugins",
+    "/Applications/Docker.app/Contents/Resources/cli-plugins",
+    "C:/Program Files/Docker/cli-plugins",
+)
+_KEY_LINE_MARKERS = ("error", "failed", "not found", "cannot", "unable", "denied", "no such")
+
+
+@dataclass(frozen=True)
+class CommandResult:
+    returncode: int
+    output: str  # stdout and stderr, interleaved as Compose wrote them
+    timed_out: bool = False
+
+
+def compose_command() -> list[str]:
+    """How to run Compose v2: ``$GRADER_COMPOSE``, the plugin binary itself, or ``docker compose``.
+
+    The plugin is called directly where it is found, so that a timeout can end it and
+    everything it started (the ``docker`` front end would leave the plugin running).
+    """
+    override = os.environ.get("GRADER_COMPOSE")
+    if override:
+        return override.split()
+    suffix = ".exe" if sys.platform == "win32" else ""
+    for folder in _PLUGIN_DIRS:
+        candidate = Path(folder).expanduser() / f"docker-compose{suffix}"
+        if candidate.is_file() and os.access(candidate, os.X_OK):
+            return [str(candidate)]
+    if shutil.which("docker") is None:
+        raise ComposeUnavailable("the docker command is missing: install Docker and Docker Compose v2.")
+    return ["docker", "compose"]
+
+
+class ComposeCLI:
+    """Runs Compose subprocesses; the seam tests replace to record or fake calls."""
+
+    def __init__(self, command: Sequence[str] | None = None) -> None:
+        self.command = list(command) if command else compose_command()
+
+    def run(self, args: Sequence[str], *, timeout: float, cwd: Path | None = None) -> CommandResult:
+        env = {**os.environ, "COMPOSE_ANSI": "never", "BUILDKIT_PROGRESS": "plain", "DOCKER_CLI_HINTS": "false"}
+        env.pop("COMPOSE_FILE", None)
+        env.pop("COMPOSE_PROJECT_NAME", None)
+        posix = hasattr(os, "killpg")
+        try:
+            proc = subprocess.Popen(
+                [*self.command, *args],
+                cwd=cwd,
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                start_new_session=posix,
+            )
+        except FileNotFoundError as exc:
+            raise ComposeUnavailable(
+                f"cannot run {self.command[0]}: install Docker Compose v2 (it comes with Docker Desktop)."
+            ) from exc
+        try:
+            out, _err = proc.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            _stop(proc, posix)
+            out, _err = proc.communicate()
+            return CommandResult(proc.returncode, out.decode("utf-8", "replace"), timed_out=True)
+        except BaseException:  # Ctrl-C or SIGTERM: end Compose with us, then let the caller clean up
+            _stop(proc, posix)
+            raise
+        return CommandResult(proc.returncode, out.decode("utf-8", "replace"))
+
+
+def _stop(proc: subprocess.Popen[bytes], posix: bool) -> None:
+    """End a Compose process and everything it started; SIGKILL if it lingers."""
+    for sig, grace in ((signal.SIGTERM, 10.0), (getattr(signal, "SIGKILL", signal.SIGTERM), 5.0)):
+        if proc.poll() is not None:
+            return
+        try:
+            if posix:
+                os.killpg(proc.pid, sig)
+            else:
+                proc.kill()
+        except ProcessLookupError:
+            return
+        try:
+            proc.wait(timeout=grace)
+        except subprocess.TimeoutExpired:
+            continue
+
+
+def key_lines(output: str, limit: int = 15) -> str:
+    """The lines of a build or Compose log that say what went wrong, without the noise."""
+    lines = [line.rstrip() for line in output.splitlines() if line.strip()]
+    keyed = [line for line in lines if any(m in line.lower() for m in _KEY_LINE_MARKERS)]
+    chosen = keyed[-limit:] if keyed else lines[-limit:]
+    return "\n".join(chosen)
+
+
+def find_compose_file(directory: Path) -> Path | None:
+    for name in COMPOSE_FILENAMES:
+        if (directory / name).is_file():
+            return directory / name
+    return None
+
+
+def normalize(cli: ComposeCLI, compose_file: Path, project: str, timeout: float = 60.0) -> dict[str, Any]:
+    """The canonical model of a submission's Compose file, as ``docker compose config`` sees it."""
+    result = cli.run(
+        ["-f", str(compose_file), "-p", project, "config", "--format", "json"],
+        timeout=timeout,
+        cwd=compose_file.parent,
+    )
+    if result.timed_out:
+        raise GraderTimeout(f"docker compose config did not finish within {timeout:.0f} s.")
+    if result.returncode != 0:
+        raise ComposeFileError(
+            _("Docker Compose refuse le fichier {file}.").format(file=compose_file.name),
+            details=key_lines(result.output, limit=5),
+        )
+    start = result.output.find("{")
+    try:
+        model = json.loads(result.output[start:]) if start >= 0 else None
+    except json.JSONDecodeError:
+        model = None
+    if not isinstance(model, dict) or not isinstance(model.get("services"), dict):
+        raise InfrastructureError(
+            "docker compose config did not print a JSON model: is this Docker Compose v2?",
+            details=result.output[-500:],
+        )
+    return model
+
+
+def wrap_dockerfile(context: Path, dockerfile: str, service: str, ports: Sequence[int]) -> dict[str, Any]:
+    """A one-service Compose model for a part given as a folder with a Dockerfile."""
+    return {
+        "services": {
+            service: {
+                "build": {"context": str(context), "dockerfile": dockerfile},
+                "ports": [{"target": p, "protocol": "tcp"} for p in ports],
+            }
+        }
+    }
+
+
+def _memory_bytes(value: Any) -> int | None:
+    if value in (None, ""):
+        return None
+    text = str(value).strip().lower().rstrip("b")
+    units = {"k": 1 << 10, "m": 1 << 20, "g": 1 << 30}
+    if text and text[-1] in units:
+        return int(float(text[:-1]) * units[text[-1]])
+    return int(float(text))
+
+
+def namespace(model: dict[str, Any], *, project: str, run_id: str, limits: Limits) -> dict[str, Any]:
+    """A copy of ``model`` that cannot collide with any other grading and runs under ``limits``.
+
+    Fixed names get the project as prefix, published ports move to 127.0.0.1 on an
+    ephemeral port, everything carries ``grader.run=<run_id>``, and every service gets
+    memory (no swap), CPU, pids, privilege and log limits. A limit the submission sets
+    itself is kept when it is stricter than ours.
+    """
+    out = copy.deepcopy(model)
+    out["name"] = project
+    labels = {RUN_LABEL: run_id}
+    renamed_images: dict[str, str] = {}
+
+    for kind in ("networks", "volumes"):
+        for key, spec in list((out.get(kind) or {}).items()):
+            spec = dict(spec or {})
+            spec["name"] = f"{project}_{key}"
+            spec["labels"] = {**(spec.get("labels") or {}), **labels}
+            out[kind][key] = spec
+    for kind in ("secrets", "configs"):
+        for key, spec in list((out.get(kind) or {}).items()):
+            out[kind][key] = {**(spec or {}), "name": f"{project}_{key}"}
+
+    for name, service in (out.get("services") or {}).items():
+        if service.get("build"):
+            built = f"{project}-{name}".lower()
+            if service.get("image"):
+                renamed_images[service["image"]] = built
+            service["image"] = built
+            service["build"]["labels"] = {**(service["build"].get("labels") or {}), **labels}
+            service["pull_policy"] = "build"
+        if service.get("container_name"):
+            service["container_name"] = f"{project}-{service['container_name']}"
+        service["labels"] = {**(service.get("labels") or {}), **labels}
+        for port in service.get("ports") or []:
+            port["host_ip"] = "127.0.0.1"
+            port.pop("published", None)
+        _limit(service, limits)
+
+    for service in (out.get("services") or {}).values():
+        if not service.get("build") and service.get("image") in renamed_images:
+            service["image"] = renamed_images[service["image"]]
+    return out
+
+
+def _limit(service: dict[str, Any], limits: Limits) -> None:
+    deploy_limits = ((service.get("deploy") or {}).get("resources") or {}).pop("limits", None) or {}
+    asked = _memory_bytes(service.get("mem_limit")) or _memory_bytes(deploy_limits.get("memory"))
+    memory = min(asked, limits.memory_bytes) if asked else limits.memory_bytes
+    service["mem_limit"] = str(memory)
+    service["memswap_limit"] = str(memory)  # equal to the memory limit: no swap
+    asked_cpus = float(service.get("cpus") or deploy_limits.get("cpus") or 0)
+    service["cpus"] = min(asked_cpus, limits.cpus) if asked_cpus else limits.cpus
+    asked_pids = int(service.get("pids_limit") or deploy_limits.get("pids") or 0)
+    service["pids_limit"] = min(asked_pids, limits.pids) if asked_pids > 0 else limits.pids
+    service["security_opt"] = sorted({*(service.get("security_opt") or []), "no-new-privileges:true"})
+    service["logging"] = {"driver": "json-file", "options": {"max-size": limits.log_max_size, "max-file": "1"}}
+    # A container that stops is reported at once, not restarted in a loop.
+    service["restart"] = "no"
+    (service.get("deploy") or {}).pop("restart_policy", None)
+
+
+class ComposeProject:
+    """One namespaced Compose project of one submission part, from build to cleanup."""
+
+    def __init__(
+        self,
+        *,
+        name: str,
+        source_model: dict[str, Any],
+        root: Path,
+        run_id: str,
+        limits: Limits,
+        workdir: Path,
+        cli: ComposeCLI,
+        docker: DockerAPI,
+        http_ports: Sequence[int] = (),
+    ) -> None:
+        #: The model as the student wrote it (normalized): what checks about the file read.
+        self.source_model = source_model
+        self.name = name
+        self.root = root
+        self.run_id = run_id
+        self.limits = limits
+        self.cli = cli
+        self.docker = docker
+        self.http_ports = tuple(http_ports)
+        self.model = namespace(source_model, project=name, run_id=run_id, limits=limits)
+        self.file = workdir / f"{name}.compose.json"
+        self._built: SubmissionError | None | bool = False
+        self._up: SubmissionError | None | bool = False
+
+    # -- lifecycle ---------------------------------------------------------------
+
+    def _compose(self, *args: str, timeout: float) -> CommandResult:
+        if not self.file.exists():
+            self.file.parent.mkdir(parents=True, exist_ok=True)
+            self.file.write_text(json.dumps(self.model, indent=2), encoding="utf-8")
+        return self.cli.run(
+            ["-f", str(self.file), "-p", self.name, "--project-directory", str(self.file.parent), *args],
+            timeout=timeout,
+            cwd=self.file.parent,
+        )
+
+    def _once(self, attr: str, action: Any) -> None:
+        """Run ``action`` once; a later call raises the same SubmissionError again."""
+        state = getattr(self, attr)
+        if isinstance(state, SubmissionError):
+            raise state
+        if state is None:
+            return
+        try:
+            action()
+        except SubmissionError as exc:
+            setattr(self, attr, exc)
+            raise
+        setattr(self, attr, None)
+
+    def build(self) -> None:
+        """Build every image of the project (the policy is enforced first)."""
+        self._once("_built", self._build)
+
+    def _build(self) -> None:
+        enforce(self.source_model, self.root)
+        if not any(s.get("build") for s in self.model["services"].values()):
+            return
+        timeout = self.limits.build_timeout_s
+        result = self._compose("build", timeout=timeout)
+        if result.timed_out:
+            raise BuildFailed(
+                _("La construction de l'image a dépassé la limite de {s} secondes.").format(s=int(timeout)),
+                details=key_lines(result.output),
+            )
+        if result.returncode != 0:
+            self.docker.ping()  # a daemon that went away is the machine's fault, not the student's
+            raise BuildFailed(
+                _("L'image ne se construit pas ; voici les lignes clés du journal de construction :"),
+                details=key_lines(result.output),
+            )
+
+    def up(self) -> None:
+        """Build, start every service and wait until each one is ready."""
+        self.build()
+        self._once("_up", self._up_and_wait)
+
+    def _up_and_wait(self) -> None:
+        result = self._compose("up", "-d", "--no-build", timeout=self.limits.up_timeout_s)
+        if result.timed_out:
+            raise ServiceNotReady(
+                _("Le démarrage a dépassé la limite de {s} secondes.").format(s=int(self.limits.up_timeout_s)),
+                details=key_lines(result.output),
+            )
+        if result.returncode != 0:
+            self.docker.ping()
+            raise ServiceNotReady(
+                _("Docker Compose n'arrive pas à démarrer le projet :"), details=key_lines(result.output)
+            )
+        self.wait_ready()
+
+    def down(self) -> None:
+        """Remove the project's containers, networks and volumes, then anything else of this run."""
+        try:
+            if self.file.exists():
+                self._compose("down", "-v", "--remove-orphans", "--timeout", "5", timeout=120)
+        finally:
+            self.docker.sweep(self.run_id)
+
+    # -- readiness -----------------------------------------------------------------
+
+    def containers(self) -> list[ContainerState]:
+        return self.docker.project_containers(self.name)
+
+    def container(self, service: str) -> ContainerState:
+        for state in self.containers():
+            if state.service == service:
+                return state
+        raise ServiceNotReady(_("Le service « {service} » n'a pas de conteneur.").format(service=service))
+
+    def _not_ready(self, state: ContainerState) -> ServiceNotReady:
+        if state.oom_killed:
+            why = _("Le service « {service} » a été tué : limite de mémoire atteinte.")
+        else:
+            why = _("Le service « {service} » s'est arrêté (code de sortie {code}).")
+        return ServiceNotReady(
+            why.format(service=state.service, code=state.exit_code),
+            details=_("Dernières lignes de son journal :") + "\n" + self.docker.logs(state.id, tail=15),
+        )
+
+    def wait_ready(self) -> None:
+        """Poll with back-off until every service runs (healthy, answering HTTP where asked).
+
+        Fails at once when a container has exited, with its last log lines.
+        """
+        deadline = time.monotonic() + self.limits.ready_timeout_s
+        delay = 0.1
+        expected = set(self.model["services"])
+        while True:
+            states = self.containers()
+            pending = expected - {s.service for s in states}
+            for state in states:
+                if state.finished and not _completed_on_purpose(self.model, state):
+                    raise self._not_ready(state)
+                if state.status != "running" or state.health not in ("", "healthy"):
+                    if not state.finished:
+                        pending.add(state.service)
+                elif not self._answers_http(state):
+                    pending.add(state.service)
+            if not pending:
+                return
+            if time.monotonic() > deadline:
+                raise ServiceNotReady(
+                    _("Service(s) pas prêt(s) après {s} secondes : {services}.").format(
+                        s=int(self.limits.ready_timeout_s), services=", ".join(sorted(pending))
+                    ),
+                    details="\n".join(
+                        f"--- {s.service}\n{self.docker.logs(s.id, tail=10)}" for s in states if s.service in pending
+                    ),
+                )
+            time.sleep(delay)
+            delay = min(delay * 1.6, 1.0)
+
+    def _answers_http(self, state: ContainerState) -> bool:
+        from .target import http_answers  # the facade owns HTTP; imported here to keep layers one-way
+
+        for port in self.http_ports:
+            host_port = state.ports.get(port)
+            if host_port is not None and not http_answers(host_port):
+                return False
+        return True
+
+
+def _completed_on_purpose(model: dict[str, Any], state: ContainerState) -> bool:
+    """A one-shot service that another waits on with ``service_completed_successfully``."""
+    if state.exit_code != 0:
+        return False
+    for service in model["services"].values():
+        condition = ((service.get("depends_on") or {}).get(state.service) or {}).get("condition")
+        if condition == "service_completed_successfully":
+            return True
+    return False

@@ -1,0 +1,204 @@
+"""The only module that imports the Docker SDK; its errors become :mod:`harness.errors`.
+
+Grading talks to the engine two ways: Compose v2 as a subprocess (:mod:`harness.compose`)
+for what Compose owns (build, up, down), and this module for inspection and control.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any, ParamSpec, TypeVar
+
+import docker
+import docker.errors
+import requests
+
+from .errors import DaemonUnavailable, GraderTimeout, InfrastructureError
+
+RUN_LABEL = "grader.run"
+PROJECT_LABEL = "com.docker.compose.project"
+SERVICE_LABEL = "com.docker.compose.service"
+
+P = ParamSpec("P")
+T = TypeVar("T")
+
+
+@contextmanager
+def _translated() -> Iterator[None]:
+    """Map the SDK's and requests' exceptions into the grader's tree (NotFound is left to callers)."""
+    try:
+        yield
+    except docker.errors.NotFound:
+        raise
+    except requests.exceptions.Timeout as exc:
+        raise GraderTimeout(f"the Docker engine did not answer in time ({exc}).") from exc
+    except (requests.exceptions.ConnectionError, ConnectionError, FileNotFoundError) as exc:
+        raise DaemonUnavailable(
+            "the Docker engine does not answer: start Docker (dockerd or Docker Desktop) and grade again."
+        ) from exc
+    except docker.errors.DockerException as exc:
+        raise InfrastructureError(f"the Docker engine refused a request: {exc}") from exc
+
+
+def _boundary(method: Callable[P, T]) -> Callable[P, T]:
+    @functools.wraps(method)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> T:
+        with _translated():
+            return method(*args, **kwargs)
+
+    return wrapper
+
+
+@dataclass(frozen=True)
+class ContainerState:
+    id: str
+    name: str
+    service: str
+    status: str  # created, running, restarting, exited, dead, paused
+    exit_code: int
+    oom_killed: bool
+    health: str  # "" when the container has no healthcheck
+    restart_count: int
+    ports: dict[int, int]  # container tcp port -> host port on 127.0.0.1
+
+    @property
+    def finished(self) -> bool:
+        return self.status in ("exited", "dead")
+
+
+@dataclass(frozen=True)
+class ExecResult:
+    exit_code: int
+    output: str
+
+
+@dataclass(frozen=True)
+class Leftovers:
+    containers: list[str]
+    networks: list[str]
+    volumes: list[str]
+    images: list[str]
+
+    def __bool__(self) -> bool:
+        return bool(self.containers or self.networks or self.volumes or self.images)
+
+
+def _state_from_attrs(attrs: dict[str, Any]) -> ContainerState:
+    state = attrs.get("State", {})
+    ports: dict[int, int] = {}
+    for key, bindings in (attrs.get("NetworkSettings", {}).get("Ports") or {}).items():
+        port, _, proto = key.partition("/")
+        for binding in bindings or []:
+            if proto == "tcp" and binding.get("HostIp") in ("127.0.0.1", "0.0.0.0", "", "::"):
+                ports.setdefault(int(port), int(binding["HostPort"]))
+    labels = attrs.get("Config", {}).get("Labels") or {}
+    return ContainerState(
+        id=attrs["Id"],
+        name=attrs.get("Name", "").lstrip("/"),
+        service=labels.get(SERVICE_LABEL, ""),
+        status=state.get("Status", ""),
+        exit_code=int(state.get("ExitCode", 0)),
+        oom_killed=bool(state.get("OOMKilled", False)),
+        health=(state.get("Health") or {}).get("Status", ""),
+        restart_count=int(attrs.get("RestartCount", 0)),
+        ports=ports,
+    )
+
+
+class DockerAPI:
+    """Inspection and control of the engine, with errors from :mod:`harness.errors`."""
+
+    def __init__(self, client: Any | None = None, *, timeout: float = 60.0) -> None:
+        self._client = client
+        self._timeout = timeout
+
+    @property
+    def client(self) -> Any:
+        if self._client is None:
+            with _translated():
+                self._client = docker.from_env(timeout=self._timeout)
+        return self._client
+
+    @_boundary
+    def ping(self) -> None:
+        self.client.ping()
+
+    @_boundary
+    def project_containers(self, project: str) -> list[ContainerState]:
+        containers = self.client.containers.list(all=True, filters={"label": f"{PROJECT_LABEL}={project}"})
+        return [_state_from_attrs(c.attrs) for c in containers]
+
+    @_boundary
+    def container_state(self, container_id: str) -> ContainerState | None:
+        try:
+            return _state_from_attrs(self.client.api.inspect_container(container_id))
+        except docker.errors.NotFound:
+            return None
+
+    @_boundary
+    def inspect_container(self, container_id: str) -> dict[str, Any]:
+        return dict(self.client.api.inspect_container(container_id))
+
+    @_boundary
+    def logs(self, container_id: str, tail: int = 20) -> str:
+        try:
+            raw = self.client.api.logs(container_id, tail=tail, stdout=True, stderr=True)
+        except docker.errors.NotFound:
+            return ""
+        return bytes(raw).decode("utf-8", "replace")
+
+    @_boundary
+    def exec(self, container_id: str, command: list[str], *, user: str = "") -> ExecResult:
+        exit_code, output = self.client.containers.get(container_id).exec_run(
+            command, user=user, demux=False
+        )
+        return ExecResult(exit_code=int(exit_code), output=bytes(output or b"").decode("utf-8", "replace"))
+
+    @_boundary
+    def image_attrs(self, reference: str) -> dict[str, Any] | None:
+        try:
+            return dict(self.client.api.inspect_image(reference))
+        except docker.errors.NotFound:
+            return None
+
+    @_boundary
+    def leftovers(self, run_id: str | None = None) -> Leftovers:
+        """What still carries the grader's label (of one run, or of any run)."""
+        label = f"{RUN_LABEL}={run_id}" if run_id else RUN_LABEL
+        flt = {"label": label}
+        return Leftovers(
+            containers=[c.id for c in self.client.containers.list(all=True, filters=flt)],
+            networks=[n.id for n in self.client.networks.list(filters=flt)],
+            volumes=[v.name for v in self.client.volumes.list(filters=flt)],
+            images=[i.id for i in self.client.images.list(filters=flt)],
+        )
+
+    @_boundary
+    def sweep(self, run_id: str | None = None) -> Leftovers:
+        """Remove everything labelled by one run (or by any run); return what was removed."""
+        found = self.leftovers(run_id)
+        api = self.client.api
+        for container_id in found.containers:
+            _ignore_missing(lambda c=container_id: api.remove_container(c, force=True, v=True))
+        for network_id in found.networks:
+            _ignore_missing(lambda n=network_id: api.remove_network(n))
+        for volume in found.volumes:
+            _ignore_missing(lambda v=volume: api.remove_volume(v, force=True))
+        for image_id in found.images:
+            _ignore_missing(lambda i=image_id: api.remove_image(i, force=True, noprune=False))
+        return found
+
+
+def _ignore_missing(action: Callable[[], object]) -> None:
+    """Run a removal; something already gone (removed by Compose meanwhile) is fine."""
+    try:
+        action()
+    except docker.errors.NotFound:
+        pass
+    except docker.errors.APIError as exc:
+        # "removal already in progress" and "is being used" races end the same way on the next sweep.
+        if exc.status_code not in (404, 409):
+            raise

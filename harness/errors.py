@@ -1,0 +1,80 @@
+"""Every error the grader raises, in one tree.
+
+Catch :class:`GraderError` to catch them all. Which branch an error sits on decides
+what the student's grade becomes::
+
+    GraderError
+    ├── SubmissionError          the submission's fault: the check fails, 0 points, feedback
+    │   ├── IntakeError          unreadable, unsafe or oversized archive or folder
+    │   ├── PolicyViolation      asks for something outside the sandbox (privileged, host mounts, ...)
+    │   ├── ComposeFileError     Compose rejects the file (bad YAML, unknown keys, ...)
+    │   ├── BuildFailed          an image does not build, or not within the time limit
+    │   └── ServiceNotReady      a container exits, or never answers, after ``up``
+    ├── InfrastructureError      the grader's or the machine's fault: outcome "error", never a zero
+    │   ├── DaemonUnavailable    no Docker engine answers
+    │   ├── ComposeUnavailable   Docker Compose v2 is missing
+    │   └── GraderTimeout        one of the grader's own operations did not finish in time
+    └── SpecError                the assignment definition is wrong: the instructor's fault
+
+Messages are complete sentences meant for the person who meets them: a student for
+:class:`SubmissionError`, an instructor or CI maintainer for the others.
+"""
+
+from __future__ import annotations
+
+
+class GraderError(Exception):
+    """Base class of every error raised on purpose by the grader."""
+
+    def __init__(self, message: str, *, details: str = "") -> None:
+        super().__init__(message)
+        self.message = message
+        #: Supporting text (a log tail, a diff) shown under the message.
+        self.details = details
+
+    def __str__(self) -> str:
+        return f"{self.message}\n{self.details}" if self.details else self.message
+
+
+class SubmissionError(GraderError):
+    """The submission is at fault: the check fails with 0 points and this feedback."""
+
+
+class IntakeError(SubmissionError):
+    """The submission cannot be turned into a safe private working copy."""
+
+
+class PolicyViolation(SubmissionError):
+    """The submission asks for something the sandbox policy refuses."""
+
+
+class ComposeFileError(SubmissionError):
+    """Docker Compose rejects the submission's Compose file."""
+
+
+class BuildFailed(SubmissionError):
+    """An image of the submission does not build."""
+
+
+class ServiceNotReady(SubmissionError):
+    """A service exited or never became ready."""
+
+
+class InfrastructureError(GraderError):
+    """The grader or the machine failed: the outcome is "error" and the submission is regraded."""
+
+
+class DaemonUnavailable(InfrastructureError):
+    """No Docker engine answers."""
+
+
+class ComposeUnavailable(InfrastructureError):
+    """Docker Compose v2 cannot be run."""
+
+
+class GraderTimeout(InfrastructureError):
+    """One of the grader's own operations did not finish in time."""
+
+
+class SpecError(GraderError):
+    """The assignment definition (assignment.yaml, checks) is inconsistent."""

@@ -1,0 +1,112 @@
+"""One grading of one submission: its parts as stacks, created on demand, cleaned up at the end."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from .assignment import Assignment
+from .compose import ComposeCLI, ComposeProject, find_compose_file, normalize, wrap_dockerfile
+from .docker_api import DockerAPI
+from .errors import SubmissionError
+from .i18n import _
+from .target import Stack
+
+
+class Grading:
+    """Everything a check may ask about the submission under grading."""
+
+    def __init__(
+        self,
+        *,
+        submission: Path,
+        name: str,
+        assignment: Assignment,
+        run_id: str,
+        workdir: Path,
+        docker: DockerAPI | None = None,
+        cli: ComposeCLI | None = None,
+    ) -> None:
+        self.submission = submission
+        self.name = name
+        self.assignment = assignment
+        self.run_id = run_id
+        self.workdir = workdir
+        self.docker = docker or DockerAPI()
+        self._cli = cli
+        self._stacks: dict[str, Stack] = {}
+
+    @property
+    def cli(self) -> ComposeCLI:
+        if self._cli is None:
+            self._cli = ComposeCLI()
+        return self._cli
+
+    def project_name(self, part: str) -> str:
+        return f"g{self.run_id}-{part}".lower()
+
+    def part_dir(self, part: str) -> Path:
+        spec = self.assignment.part(part)
+        directory = self.submission / spec.directory
+        if not directory.is_dir():
+            raise SubmissionError(
+                _("Le dossier « {folder}/ » est absent de la remise.").format(folder=spec.directory)
+            )
+        return directory
+
+    def stack(self, part: str) -> Stack:
+        """The part as a Compose project (built and started only when a check asks)."""
+        if part not in self._stacks:
+            self._stacks[part] = Stack(self._project(part))
+        return self._stacks[part]
+
+    def _project(self, part: str) -> ComposeProject:
+        spec = self.assignment.part(part)
+        directory = self.part_dir(part)
+        name = self.project_name(part)
+        model: dict[str, Any]
+        if spec.kind == "dockerfile":
+            if not (directory / spec.dockerfile).is_file():
+                raise SubmissionError(
+                    _("Le fichier « {file} » est absent de la remise.").format(
+                        file=f"{spec.directory}/{spec.dockerfile}"
+                    )
+                )
+            model = wrap_dockerfile(directory, spec.dockerfile, part, spec.http_ports)
+        else:
+            compose_file = find_compose_file(directory)
+            if compose_file is None:
+                raise SubmissionError(
+                    _("Aucun fichier Compose (compose.yaml ou docker-compose.yml) dans « {folder}/ ».").format(
+                        folder=spec.directory
+                    )
+                )
+            model = normalize(self.cli, compose_file, name, timeout=self.assignment.limits.command_timeout_s)
+        return ComposeProject(
+            name=name,
+            source_model=model,
+            root=self.submission,
+            run_id=self.run_id,
+            limits=self.assignment.limits,
+            workdir=self.workdir,
+            cli=self.cli,
+            docker=self.docker,
+            http_ports=spec.http_ports,
+        )
+
+    def reference_facts(self) -> dict[str, Any]:
+        """The facts recorded from the reference solution (``facts.json``), if recorded."""
+        path = self.assignment.reference_dir() / "facts.json"
+        if not path.is_file():
+            return {}
+        data = json.loads(path.read_text(encoding="utf-8"))
+        return data if isinstance(data, dict) else {}
+
+    def close(self) -> None:
+        """Take every stack down, then sweep whatever else carries this run's label."""
+        try:
+            for stack in self._stacks.values():
+                stack.project.down()
+        finally:
+            self.docker.sweep(self.run_id)

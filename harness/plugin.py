@@ -1,0 +1,226 @@
+"""The pytest plugin that turns a checks folder into a grading.
+
+Loaded with ``-p harness.plugin`` by :mod:`harness.runner`, with our own ini file and
+rootdir, so nothing in the submission configures pytest or runs on the host.
+"""
+
+from __future__ import annotations
+
+import signal
+import time
+from collections.abc import Callable, Generator
+from pathlib import Path
+from typing import Any, TypeVar
+
+import pytest
+
+from . import __version__
+from .assignment import Assignment, find_assignment, load_assignment
+from .errors import GraderError, InfrastructureError, SpecError, SubmissionError
+from .grading import Grading
+from .i18n import _, set_language
+from .results import CheckResult, CheckStatus, SubmissionResult
+
+F = TypeVar("F", bound=Callable[..., Any])
+MARKER = "grader_check"
+
+
+def check(check_id: str) -> Callable[[F], F]:
+    """Declare a test function as the check ``check_id`` (points and visibility: assignment.yaml)."""
+    return pytest.mark.grader_check(check_id)  # type: ignore[no-any-return]
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("grader")
+    group.addoption("--grader-submission", help="the private working copy of the submission")
+    group.addoption("--grader-name", default="", help="the submission's name in results")
+    group.addoption("--grader-assignment", help="assignment name or folder")
+    group.addoption("--grader-result", help="where to write result.json")
+    group.addoption("--grader-run-id", help="the run id every Docker object is labelled with")
+    group.addoption("--grader-workdir", help="a private folder for generated files")
+    group.addoption("--grader-lang", default="fr", choices=("fr", "en"))
+    group.addoption("--grader-visibility", default="all", choices=("visible", "all"))
+    group.addoption("--grader-only", action="append", default=[], help="run only this check id")
+
+
+def _raise_interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+class GraderPlugin:
+    def __init__(self, config: pytest.Config) -> None:
+        opt = config.getoption
+        self.assignment: Assignment = load_assignment(find_assignment(opt("grader_assignment")))
+        self.submission = Path(opt("grader_submission"))
+        self.result_path = Path(opt("grader_result"))
+        self.language: str = opt("grader_lang")
+        self.visibility: str = opt("grader_visibility")
+        self.only: list[str] = opt("grader_only")
+        self.session_grading = Grading(
+            submission=self.submission,
+            name=opt("grader_name") or self.submission.name,
+            assignment=self.assignment,
+            run_id=opt("grader_run_id"),
+            workdir=Path(opt("grader_workdir")),
+        )
+        self.results: dict[str, CheckResult] = {}
+        self.selected: list[str] = []
+        self.fatal = ""
+        self._reported: dict[int, str] = {}  # id of a SubmissionError -> the check that reported it
+        self._started = time.monotonic()
+
+    # -- collection ----------------------------------------------------------------
+
+    def pytest_collection_modifyitems(
+        self, session: pytest.Session, config: pytest.Config, items: list[pytest.Item]
+    ) -> None:
+        try:
+            ids = self._check_ids(items)
+        except SpecError as exc:
+            self.fatal = str(exc)
+            config.hook.pytest_deselected(items=list(items))
+            items[:] = []
+            return
+        keep, drop = [], []
+        for item in items:
+            spec = self.assignment.checks[ids[item.nodeid]]
+            wanted = (self.visibility == "all" or spec.visibility == "visible") and (
+                not self.only or spec.id in self.only
+            )
+            (keep if wanted else drop).append(item)
+        if drop:
+            config.hook.pytest_deselected(items=drop)
+        items[:] = keep
+        self.selected = [ids[item.nodeid] for item in keep]
+
+    def _check_ids(self, items: list[pytest.Item]) -> dict[str, str]:
+        ids: dict[str, str] = {}
+        seen: dict[str, str] = {}
+        for item in items:
+            marker = item.get_closest_marker(MARKER)
+            if marker is None:
+                raise SpecError(f"{item.nodeid} is not declared with @check(ID).")
+            check_id = str(marker.args[0])
+            if check_id in seen:
+                raise SpecError(f"check {check_id} is declared twice ({seen[check_id]}, {item.nodeid}).")
+            if check_id not in self.assignment.checks:
+                raise SpecError(f"check {check_id} ({item.nodeid}) is missing from assignment.yaml.")
+            seen[check_id] = item.nodeid
+            ids[item.nodeid] = check_id
+        missing = sorted(set(self.assignment.checks) - set(seen))
+        if missing:
+            raise SpecError(f"assignment.yaml lists checks that no test implements: {', '.join(missing)}.")
+        unknown = sorted(set(self.only) - set(seen))
+        if unknown:
+            raise SpecError(f"--only names unknown checks: {', '.join(unknown)}.")
+        return ids
+
+    # -- fixtures --------------------------------------------------------------------
+
+    @pytest.fixture(scope="session")
+    def grading(self) -> Grading:
+        """The submission under grading: its parts, its files, the reference's facts."""
+        return self.session_grading
+
+    # -- outcomes --------------------------------------------------------------------
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_makereport(
+        self, item: pytest.Item, call: pytest.CallInfo[None]
+    ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+        report = yield
+        marker = item.get_closest_marker(MARKER)
+        if marker is None:
+            return report
+        check_id = str(marker.args[0])
+        if report.when == "call" or report.outcome != "passed":
+            if check_id not in self.results or self.results[check_id].status == "passed":
+                exc = call.excinfo.value if call.excinfo else None
+                self.results[check_id] = self._result(check_id, report, exc)
+        return report
+
+    def _result(self, check_id: str, report: pytest.TestReport, exc: BaseException | None) -> CheckResult:
+        spec = self.assignment.checks[check_id]
+        status: CheckStatus
+        feedback = ""
+        if report.passed:
+            status = "passed"
+        elif report.skipped:
+            status = "skipped"
+            feedback = str(exc.msg if isinstance(exc, pytest.skip.Exception) else report.longrepr)
+        elif isinstance(exc, SubmissionError) and id(exc) in self._reported:
+            status = "failed"
+            feedback = _("Impossible de vérifier : {message} (voir {check}).").format(
+                message=exc.message, check=self._reported[id(exc)]
+            )
+        elif isinstance(exc, AssertionError | SubmissionError):
+            status = "failed"
+            feedback = str(exc) or _("La vérification a échoué.")
+            if isinstance(exc, SubmissionError):
+                self._reported[id(exc)] = check_id
+        elif isinstance(exc, InfrastructureError | SpecError):
+            status = "error"
+            feedback = _("Le correcteur n'a pas pu faire cette vérification : {error}").format(error=exc)
+        else:
+            status = "error"
+            feedback = _("Erreur interne du correcteur ({kind}) : {error}").format(
+                kind=type(exc).__name__ if exc else "?", error=exc
+            )
+        return CheckResult(
+            id=check_id,
+            status=status,
+            score=spec.points if status == "passed" else 0.0,
+            max_score=spec.points,
+            visibility=spec.visibility,
+            feedback=feedback,
+            duration_s=round(report.duration, 3),
+        )
+
+    def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
+        cleanup_error = ""
+        try:
+            self.session_grading.close()
+        except GraderError as exc:
+            cleanup_error = str(exc)
+        checks = []
+        for check_id in self.selected:
+            spec = self.assignment.checks[check_id]
+            checks.append(
+                self.results.get(check_id)
+                or CheckResult(
+                    id=check_id,
+                    status="error",
+                    score=0.0,
+                    max_score=spec.points,
+                    visibility=spec.visibility,
+                    feedback=_("La correction a été interrompue avant cette vérification."),
+                )
+            )
+        result = SubmissionResult(
+            submission=self.session_grading.name,
+            assignment=self.assignment.id,
+            checks=checks,
+            run_id=self.session_grading.run_id,
+            language=self.language,
+            grader_version=__version__,
+            duration_s=time.monotonic() - self._started,
+        )
+        fatal = self.fatal or cleanup_error
+        if fatal:
+            result.message = fatal
+            result.infrastructure_error = True
+        result.write(self.result_path)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", f"{MARKER}(id): a graded check, declared with harness.check(ID)")
+    if not config.getoption("grader_submission"):
+        return
+    set_language(config.getoption("grader_lang"))
+    # The runner stops a grading with SIGTERM or SIGINT: both must run the fixtures' cleanup.
+    signal.signal(signal.SIGTERM, _raise_interrupt)
+    try:
+        plugin = GraderPlugin(config)
+    except GraderError as exc:
+        raise pytest.UsageError(str(exc)) from exc
+    config.pluginmanager.register(plugin, "grader-session")

@@ -1,0 +1,104 @@
+"""The sandbox policy: what a submission's Compose model may not ask for.
+
+Checked on the normalized model (``docker compose config``), before anything runs.
+Each refusal names the service and the offending key, so the student can find the line.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from .errors import PolicyViolation
+from .i18n import _
+
+_HOST_MODES = ("network_mode", "pid", "ipc", "userns_mode", "uts", "cgroup")
+_FORBIDDEN_KEYS = ("privileged", "cap_add", "devices", "device_cgroup_rules", "volumes_from")
+_DOCKER_SOCKETS = ("docker.sock", "docker.pid", "containerd.sock")
+
+
+def _inside(path: str, root: Path) -> bool:
+    try:
+        Path(path).resolve().relative_to(root.resolve())
+    except ValueError:
+        return False
+    return True
+
+
+def violations(model: dict[str, Any], root: Path) -> Iterator[str]:
+    """Every reason to refuse ``model``, as a sentence for the student; ``root`` is the submission."""
+    for name, service in (model.get("services") or {}).items():
+        where = _("service « {service} »").format(service=name)
+        for key in _FORBIDDEN_KEYS:
+            if service.get(key):
+                yield _("{where} : « {key} » est interdit dans le bac à sable.").format(where=where, key=key)
+        for key in _HOST_MODES:
+            value = str(service.get(key) or "")
+            # "container:NAME" joins a container outside the project (another grading's); "service:" is fine.
+            if value == "host" or value.startswith("container:"):
+                yield _("{where} : « {key}: {value} » est interdit dans le bac à sable.").format(
+                    where=where, key=key, value=value
+                )
+        for option in service.get("security_opt") or []:
+            if "unconfined" in str(option) or "disable" in str(option):
+                yield _("{where} : « security_opt: {value} » désactive le confinement : interdit.").format(
+                    where=where, value=option
+                )
+        for mount in service.get("volumes") or []:
+            source = str(mount.get("source") or "")
+            if mount.get("type") == "bind" and (
+                not _inside(source, root) or any(s in source for s in _DOCKER_SOCKETS)
+            ):
+                yield _(
+                    "{where} : le montage de « {source} » sort de la remise : seuls les dossiers de la "
+                    "remise peuvent être montés."
+                ).format(where=where, source=source)
+            if mount.get("type") in ("npipe", "cluster"):
+                yield _("{where} : un montage de type « {kind} » est interdit.").format(
+                    where=where, kind=mount.get("type")
+                )
+        build = service.get("build") or {}
+        if build:
+            context = str(build.get("context", ""))
+            if "://" in context or not _inside(context, root):
+                yield _("{where} : le contexte de construction « {context} » sort de la remise.").format(
+                    where=where, context=context
+                )
+            if str(build.get("network", "")) == "host" or build.get("privileged"):
+                yield _("{where} : la construction demande le réseau de l'hôte ou le mode privilégié.").format(
+                    where=where
+                )
+            for extra in (build.get("additional_contexts") or {}).values():
+                if "://" in str(extra) or not _inside(str(extra), root):
+                    yield _("{where} : le contexte additionnel « {context} » sort de la remise.").format(
+                        where=where, context=extra
+                    )
+    for kind in ("networks", "volumes", "secrets", "configs"):
+        for name, spec in (model.get(kind) or {}).items():
+            spec = spec or {}
+            if spec.get("external"):
+                yield _("{kind} « {name} » : « external » est interdit : déclarez-le dans le projet.").format(
+                    kind=kind, name=name
+                )
+            if kind == "volumes" and spec.get("driver_opts"):
+                yield _("volume « {name} » : « driver_opts » est interdit (montage de l'hôte).").format(name=name)
+            if kind == "networks" and spec.get("driver") in ("host", "macvlan", "ipvlan"):
+                yield _("réseau « {name} » : le pilote « {driver} » est interdit.").format(
+                    name=name, driver=spec.get("driver")
+                )
+            source = spec.get("file")
+            if kind in ("secrets", "configs") and source and not _inside(str(source), root):
+                yield _("{kind} « {name} » : le fichier « {file} » sort de la remise.").format(
+                    kind=kind, name=name, file=source
+                )
+
+
+def enforce(model: dict[str, Any], root: Path) -> None:
+    """Raise :class:`PolicyViolation` listing every refusal, if there is any."""
+    found = list(violations(model, root))
+    if found:
+        raise PolicyViolation(
+            _("La remise demande ce que le bac à sable refuse ; rien n'a été lancé."),
+            details="\n".join(f"- {line}" for line in found),
+        )

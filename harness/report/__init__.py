@@ -1,0 +1,1 @@
+"""Exporters: every output format is written from :class:`harness.results.SubmissionResult`."""

