@@ -1,8 +1,8 @@
 """The grader's command line: parsing and printing only; the work is in :mod:`harness`.
 
-    grader check [PATH]            a student's self-check (visible checks)
-    grader grade DIR --out OUT     grade every submission of a class folder
-    grader clean                   remove everything earlier runs left behind
+grader check [PATH]            a student's self-check (visible checks)
+grader grade DIR --out OUT     grade every submission of a class folder
+grader clean                   remove everything earlier runs left behind
 """
 
 from __future__ import annotations
@@ -58,7 +58,9 @@ def _preflight(docker: DockerAPI) -> None:
     docker.ping()
     result = ComposeCLI().run(["version"], timeout=30)
     if result.returncode != 0:
-        raise InfrastructureError("Docker Compose v2 does not run: install it (it comes with Docker Desktop).")
+        raise InfrastructureError(
+            "Docker Compose v2 does not run: install it (it comes with Docker Desktop)."
+        )
 
 
 def _load(name: str) -> Assignment:
@@ -86,8 +88,12 @@ def _check_summary(checks: Sequence[CheckResult], hidden: int) -> str:
 def cmd_check(args: argparse.Namespace, docker: DockerAPI) -> int:
     assignment = _load(args.assignment)
     visibility = "all" if args.all else "visible"
-    runner = Runner(assignment, GradeOptions(language=args.lang, visibility=visibility, only=args.only), docker)
-    print(_("Correction de {path} ({assignment})…").format(path=args.path, assignment=assignment.id), flush=True)
+    runner = Runner(
+        assignment, GradeOptions(language=args.lang, visibility=visibility, only=args.only), docker
+    )
+    print(
+        _("Correction de {path} ({assignment})…").format(path=args.path, assignment=assignment.id), flush=True
+    )
     with tempfile.TemporaryDirectory(prefix="grader-check-") as tmp:
         out = args.out or Path(tmp)
         result = runner.grade(args.path.resolve(), out)
@@ -96,7 +102,9 @@ def cmd_check(args: argparse.Namespace, docker: DockerAPI) -> int:
     print(_("Note : {score}/{max}").format(score=f"{result.score:g}", max=f"{result.max_score:g}"))
     print(_check_summary(result.checks, hidden))
     if result.status == "error":
-        print(_("Certaines vérifications n'ont pas pu être faites : relancez la correction."), file=sys.stderr)
+        print(
+            _("Certaines vérifications n'ont pas pu être faites : relancez la correction."), file=sys.stderr
+        )
         return EXIT_ERROR
     return EXIT_OK if all(c.status == "passed" for c in result.checks) else EXIT_FAILED
 
@@ -125,7 +133,9 @@ def cmd_grade(args: argparse.Namespace, docker: DockerAPI) -> int:
     print(_("Carnet de notes : {path}").format(path=args.out / "gradebook.csv"))
     errors = [r.submission for r in results if r.status == "error"]
     if errors:
-        print(_("Correction incomplète (à relancer) : {names}").format(names=", ".join(errors)), file=sys.stderr)
+        print(
+            _("Correction incomplète (à relancer) : {names}").format(names=", ".join(errors)), file=sys.stderr
+        )
         return EXIT_ERROR
     return EXIT_OK
 

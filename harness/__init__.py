@@ -8,7 +8,7 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
-from .i18n import _  # noqa: E402
-from .plugin import check  # noqa: E402
+from .i18n import _
+from .plugin import check
 
-__all__ = ["__version__", "_", "check"]
+__all__ = ["_", "__version__", "check"]

@@ -9,6 +9,7 @@ from __future__ import annotations
 import copy
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -43,6 +44,7 @@ _PLUGIN_DIRS = (
     "/Applications/Docker.app/Contents/Resources/cli-plugins",
     "C:/Program Files/Docker/cli-plugins",
 )
+_BUILDKIT_PREFIX = re.compile(r"^(#\d+ (\d+\.\d+ )?|\d+\.\d+ |> )")
 _KEY_LINE_MARKERS = ("error", "failed", "not found", "cannot", "unable", "denied", "no such")
 
 
@@ -79,7 +81,12 @@ class ComposeCLI:
         self.command = list(command) if command else compose_command()
 
     def run(self, args: Sequence[str], *, timeout: float, cwd: Path | None = None) -> CommandResult:
-        env = {**os.environ, "COMPOSE_ANSI": "never", "BUILDKIT_PROGRESS": "plain", "DOCKER_CLI_HINTS": "false"}
+        env = {
+            **os.environ,
+            "COMPOSE_ANSI": "never",
+            "BUILDKIT_PROGRESS": "plain",
+            "DOCKER_CLI_HINTS": "false",
+        }
         env.pop("COMPOSE_FILE", None)
         env.pop("COMPOSE_PROJECT_NAME", None)
         posix = hasattr(os, "killpg")
@@ -127,12 +134,25 @@ def _stop(proc: subprocess.Popen[bytes], posix: bool) -> None:
             continue
 
 
-def key_lines(output: str, limit: int = 15) -> str:
-    """The lines of a build or Compose log that say what went wrong, without the noise."""
-    lines = [line.rstrip() for line in output.splitlines() if line.strip()]
-    keyed = [line for line in lines if any(m in line.lower() for m in _KEY_LINE_MARKERS)]
-    chosen = keyed[-limit:] if keyed else lines[-limit:]
-    return "\n".join(chosen)
+def key_lines(output: str, limit: int = 12, width: int = 200) -> str:
+    """The lines of a build or Compose log that say what went wrong, without the noise.
+
+    BuildKit prints each failing line several times (step log, error, summary): keep
+    the first of each, strip the step and time prefix, and shorten long commands.
+    """
+    seen: set[str] = set()
+    keyed: list[str] = []
+    plain: list[str] = []
+    for raw in output.splitlines():
+        line = _BUILDKIT_PREFIX.sub("", raw.strip())
+        if not line or line in seen:
+            continue
+        seen.add(line)
+        short = line if len(line) <= width else line[: width - 1] + "…"
+        plain.append(short)
+        if any(marker in line.lower() for marker in _KEY_LINE_MARKERS):
+            keyed.append(short)
+    return "\n".join((keyed or plain)[-limit:])
 
 
 def find_compose_file(directory: Path) -> Path | None:
@@ -247,7 +267,10 @@ def _limit(service: dict[str, Any], limits: Limits) -> None:
     asked_pids = int(service.get("pids_limit") or deploy_limits.get("pids") or 0)
     service["pids_limit"] = min(asked_pids, limits.pids) if asked_pids > 0 else limits.pids
     service["security_opt"] = sorted({*(service.get("security_opt") or []), "no-new-privileges:true"})
-    service["logging"] = {"driver": "json-file", "options": {"max-size": limits.log_max_size, "max-file": "1"}}
+    service["logging"] = {
+        "driver": "json-file",
+        "options": {"max-size": limits.log_max_size, "max-file": "1"},
+    }
     # A container that stops is reported at once, not restarted in a loop.
     service["restart"] = "no"
     (service.get("deploy") or {}).pop("restart_policy", None)
@@ -280,8 +303,8 @@ class ComposeProject:
         self.http_ports = tuple(http_ports)
         self.model = namespace(source_model, project=name, run_id=run_id, limits=limits)
         self.file = workdir / f"{name}.compose.json"
-        self._built: SubmissionError | None | bool = False
-        self._up: SubmissionError | None | bool = False
+        self._built: SubmissionError | bool | None = False
+        self._up: SubmissionError | bool | None = False
 
     # -- lifecycle ---------------------------------------------------------------
 
@@ -327,8 +350,8 @@ class ComposeProject:
         if result.returncode != 0:
             self.docker.ping()  # a daemon that went away is the machine's fault, not the student's
             raise BuildFailed(
-                _("L'image ne se construit pas ; voici les lignes clés du journal de construction :"),
-                details=key_lines(result.output),
+                _("L'image ne se construit pas."),
+                details=_("Lignes clés du journal de construction :") + "\n" + key_lines(result.output),
             )
 
     def up(self) -> None:
@@ -340,7 +363,9 @@ class ComposeProject:
         result = self._compose("up", "-d", "--no-build", timeout=self.limits.up_timeout_s)
         if result.timed_out:
             raise ServiceNotReady(
-                _("Le démarrage a dépassé la limite de {s} secondes.").format(s=int(self.limits.up_timeout_s)),
+                _("Le démarrage a dépassé la limite de {s} secondes.").format(
+                    s=int(self.limits.up_timeout_s)
+                ),
                 details=key_lines(result.output),
             )
         if result.returncode != 0:
@@ -406,7 +431,9 @@ class ComposeProject:
                         s=int(self.limits.ready_timeout_s), services=", ".join(sorted(pending))
                     ),
                     details="\n".join(
-                        f"--- {s.service}\n{self.docker.logs(s.id, tail=10)}" for s in states if s.service in pending
+                        f"--- {s.service}\n{self.docker.logs(s.id, tail=10)}"
+                        for s in states
+                        if s.service in pending
                     ),
                 )
             time.sleep(delay)

@@ -92,7 +92,7 @@ def _state_from_attrs(attrs: dict[str, Any]) -> ContainerState:
     for key, bindings in (attrs.get("NetworkSettings", {}).get("Ports") or {}).items():
         port, _, proto = key.partition("/")
         for binding in bindings or []:
-            if proto == "tcp" and binding.get("HostIp") in ("127.0.0.1", "0.0.0.0", "", "::"):
+            if proto == "tcp" and binding.get("HostIp") == "127.0.0.1":  # the sandbox publishes there only
                 ports.setdefault(int(port), int(binding["HostPort"]))
     labels = attrs.get("Config", {}).get("Labels") or {}
     return ContainerState(
@@ -152,9 +152,7 @@ class DockerAPI:
 
     @_boundary
     def exec(self, container_id: str, command: list[str], *, user: str = "") -> ExecResult:
-        exit_code, output = self.client.containers.get(container_id).exec_run(
-            command, user=user, demux=False
-        )
+        exit_code, output = self.client.containers.get(container_id).exec_run(command, user=user, demux=False)
         return ExecResult(exit_code=int(exit_code), output=bytes(output or b"").decode("utf-8", "replace"))
 
     @_boundary
@@ -181,21 +179,22 @@ class DockerAPI:
         """Remove everything labelled by one run (or by any run); return what was removed."""
         found = self.leftovers(run_id)
         api = self.client.api
+        # Containers first: networks, volumes and images in use cannot be removed.
         for container_id in found.containers:
-            _ignore_missing(lambda c=container_id: api.remove_container(c, force=True, v=True))
+            _ignore_missing(api.remove_container, container_id, force=True, v=True)
         for network_id in found.networks:
-            _ignore_missing(lambda n=network_id: api.remove_network(n))
+            _ignore_missing(api.remove_network, network_id)
         for volume in found.volumes:
-            _ignore_missing(lambda v=volume: api.remove_volume(v, force=True))
+            _ignore_missing(api.remove_volume, volume, force=True)
         for image_id in found.images:
-            _ignore_missing(lambda i=image_id: api.remove_image(i, force=True, noprune=False))
+            _ignore_missing(api.remove_image, image_id, force=True)
         return found
 
 
-def _ignore_missing(action: Callable[[], object]) -> None:
+def _ignore_missing(action: Callable[..., object], *args: object, **kwargs: object) -> None:
     """Run a removal; something already gone (removed by Compose meanwhile) is fine."""
     try:
-        action()
+        action(*args, **kwargs)
     except docker.errors.NotFound:
         pass
     except docker.errors.APIError as exc:

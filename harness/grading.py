@@ -78,9 +78,9 @@ class Grading:
             compose_file = find_compose_file(directory)
             if compose_file is None:
                 raise SubmissionError(
-                    _("Aucun fichier Compose (compose.yaml ou docker-compose.yml) dans « {folder}/ ».").format(
-                        folder=spec.directory
-                    )
+                    _(
+                        "Aucun fichier Compose (compose.yaml ou docker-compose.yml) dans « {folder}/ »."
+                    ).format(folder=spec.directory)
                 )
             model = normalize(self.cli, compose_file, name, timeout=self.assignment.limits.command_timeout_s)
         return ComposeProject(
@@ -105,6 +105,8 @@ class Grading:
 
     def close(self) -> None:
         """Take every stack down, then sweep whatever else carries this run's label."""
+        if not self._stacks:
+            return  # nothing was started: no need to reach the engine at all
         try:
             for stack in self._stacks.values():
                 stack.project.down()

@@ -59,9 +59,9 @@ class _Budget:
             )
         if self.bytes > self.limits.max_bytes:
             raise IntakeError(
-                _("La remise dépasse {mb} Mo : retirez les gros fichiers (images, archives, binaires).").format(
-                    mb=self.limits.max_bytes // (1024 * 1024)
-                )
+                _(
+                    "La remise dépasse {mb} Mo : retirez les gros fichiers (images, archives, binaires)."
+                ).format(mb=self.limits.max_bytes // (1024 * 1024))
             )
 
 
@@ -70,9 +70,7 @@ def _safe_relative(name: str) -> PurePosixPath:
     normalized = name.replace("\\", "/")
     path = PurePosixPath(normalized)
     if normalized.startswith("/") or (len(normalized) > 1 and normalized[1] == ":"):
-        raise IntakeError(
-            _("L'archive contient un chemin absolu ({name}) : refusée.").format(name=name)
-        )
+        raise IntakeError(_("L'archive contient un chemin absolu ({name}) : refusée.").format(name=name))
     if ".." in path.parts:
         raise IntakeError(
             _("L'archive contient un chemin qui sort de la remise ({name}) : refusée.").format(name=name)
@@ -110,8 +108,9 @@ def _copy_tree(source: Path, dest: Path, budget: _Budget) -> None:
             rel = PurePosixPath(*rel_dir.parts, name)
             mode = src.lstat().st_mode
             if stat.S_ISLNK(mode):
-                _check_link(rel, os.readlink(src))
-                (dest / rel).symlink_to(os.readlink(src))
+                target = str(src.readlink())
+                _check_link(rel, target)
+                (dest / rel).symlink_to(target)
                 budget.add(0)
             elif stat.S_ISREG(mode):
                 budget.add(src.lstat().st_size)
@@ -163,7 +162,7 @@ def _extract_zip(source: Path, dest: Path, budget: _Budget) -> None:
 
 def _extract_tar(source: Path, dest: Path, budget: _Budget) -> None:
     try:
-        archive = tarfile.open(source)
+        archive = tarfile.open(source)  # noqa: SIM115 (closed by the `with` below)
     except (tarfile.TarError, OSError) as exc:
         raise IntakeError(_("L'archive tar est illisible : {error}.").format(error=exc)) from exc
     with archive:
@@ -239,9 +238,9 @@ def intake(source: Path, dest: Path, limits: IntakeLimits) -> Path:
         _copy_tree(source, root, budget)
     else:
         raise IntakeError(
-            _("Format de remise inconnu ({name}) : donnez un dossier, un .zip, un .tar.gz ou un dépôt git.").format(
-                name=source.name
-            )
+            _(
+                "Format de remise inconnu ({name}) : donnez un dossier, un .zip, un .tar.gz ou un dépôt git."
+            ).format(name=source.name)
         )
     if not any(root.iterdir()):
         raise IntakeError(_("La remise est vide."))

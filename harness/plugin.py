@@ -27,7 +27,7 @@ MARKER = "grader_check"
 
 def check(check_id: str) -> Callable[[F], F]:
     """Declare a test function as the check ``check_id`` (points and visibility: assignment.yaml)."""
-    return pytest.mark.grader_check(check_id)  # type: ignore[no-any-return]
+    return pytest.mark.grader_check(check_id)
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -81,7 +81,8 @@ class GraderPlugin:
             config.hook.pytest_deselected(items=list(items))
             items[:] = []
             return
-        keep, drop = [], []
+        keep: list[pytest.Item] = []
+        drop: list[pytest.Item] = []
         for item in items:
             spec = self.assignment.checks[ids[item.nodeid]]
             wanted = (self.visibility == "all" or spec.visibility == "visible") and (
@@ -133,10 +134,11 @@ class GraderPlugin:
         if marker is None:
             return report
         check_id = str(marker.args[0])
-        if report.when == "call" or report.outcome != "passed":
-            if check_id not in self.results or self.results[check_id].status == "passed":
-                exc = call.excinfo.value if call.excinfo else None
-                self.results[check_id] = self._result(check_id, report, exc)
+        # The call's outcome counts, unless setup or teardown failed: the first failure is kept.
+        first_failure = check_id not in self.results or self.results[check_id].status == "passed"
+        if (report.when == "call" or report.outcome != "passed") and first_failure:
+            exc = call.excinfo.value if call.excinfo else None
+            self.results[check_id] = self._result(check_id, report, exc)
         return report
 
     def _result(self, check_id: str, report: pytest.TestReport, exc: BaseException | None) -> CheckResult:
@@ -150,9 +152,9 @@ class GraderPlugin:
             feedback = str(exc.msg if isinstance(exc, pytest.skip.Exception) else report.longrepr)
         elif isinstance(exc, SubmissionError) and id(exc) in self._reported:
             status = "failed"
-            feedback = _("Impossible de vérifier : {message} (voir {check}).").format(
-                message=exc.message, check=self._reported[id(exc)]
-            )
+            feedback = _(
+                "Impossible de vérifier, car un prérequis a échoué (voir {check}) : {message}"
+            ).format(message=exc.message, check=self._reported[id(exc)])
         elif isinstance(exc, AssertionError | SubmissionError):
             status = "failed"
             feedback = str(exc) or _("La vérification a échoué.")

@@ -66,9 +66,9 @@ def violations(model: dict[str, Any], root: Path) -> Iterator[str]:
                     where=where, context=context
                 )
             if str(build.get("network", "")) == "host" or build.get("privileged"):
-                yield _("{where} : la construction demande le réseau de l'hôte ou le mode privilégié.").format(
-                    where=where
-                )
+                yield _(
+                    "{where} : la construction demande le réseau de l'hôte ou le mode privilégié."
+                ).format(where=where)
             for extra in (build.get("additional_contexts") or {}).values():
                 if "://" in str(extra) or not _inside(str(extra), root):
                     yield _("{where} : le contexte additionnel « {context} » sort de la remise.").format(
@@ -82,15 +82,17 @@ def violations(model: dict[str, Any], root: Path) -> Iterator[str]:
                     kind=kind, name=name
                 )
             if kind == "volumes" and spec.get("driver_opts"):
-                yield _("volume « {name} » : « driver_opts » est interdit (montage de l'hôte).").format(name=name)
+                yield _("volume « {name} » : « driver_opts » est interdit (montage de l'hôte).").format(
+                    name=name
+                )
             if kind == "networks" and spec.get("driver") in ("host", "macvlan", "ipvlan"):
                 yield _("réseau « {name} » : le pilote « {driver} » est interdit.").format(
                     name=name, driver=spec.get("driver")
                 )
-            source = spec.get("file")
-            if kind in ("secrets", "configs") and source and not _inside(str(source), root):
+            file = spec.get("file")
+            if kind in ("secrets", "configs") and file and not _inside(str(file), root):
                 yield _("{kind} « {name} » : le fichier « {file} » sort de la remise.").format(
-                    kind=kind, name=name, file=source
+                    kind=kind, name=name, file=file
                 )
 
 

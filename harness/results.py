@@ -97,7 +97,8 @@ class SubmissionResult:
             assignment=str(data["assignment"]),
             checks=checks,
             message=str(data.get("message", "")),
-            infrastructure_error=data.get("status") == "error" and not any(c.status == "error" for c in checks),
+            infrastructure_error=data.get("status") == "error"
+            and not any(c.status == "error" for c in checks),
             run_id=str(data.get("run_id", "")),
             language=str(data.get("language", "fr")),
             grader_version=str(data.get("grader_version", "")),

@@ -7,6 +7,7 @@ down), and the runner sweeps the run's label once more in any case.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 import signal
@@ -78,12 +79,20 @@ class Runner:
     def _every_check(self, name: str, run_id: str, status: CheckStatus, reason: str) -> SubmissionResult:
         """A result where every selected check has ``status`` for one ``reason``."""
         checks = [
-            CheckResult(id=c.id, status=status, score=0.0, max_score=c.points, visibility=c.visibility,
-                        feedback=reason)
+            CheckResult(
+                id=c.id,
+                status=status,
+                score=0.0,
+                max_score=c.points,
+                visibility=c.visibility,
+                feedback=reason,
+            )
             for c in self.assignment.checks.values()
             if self._selected(c.id, c.visibility)
         ]
-        return self._result(name, run_id, checks=checks, message=reason, infrastructure_error=status == "error")
+        return self._result(
+            name, run_id, checks=checks, message=reason, infrastructure_error=status == "error"
+        )
 
     def _selected(self, check_id: str, visibility: str) -> bool:
         visible = self.options.visibility == "all" or visibility == "visible"
@@ -149,10 +158,9 @@ class Runner:
         finally:
             with self._lock:
                 self._live.pop(run_id, None)
-            try:
+            # When the daemon is gone, `grader clean` sweeps later and the result says error.
+            with contextlib.suppress(GraderError):
                 self.docker.sweep(run_id)
-            except GraderError:
-                pass  # the daemon is gone; `grader clean` sweeps later, and the result says error
         if result_path.is_file() and not timed_out:
             return SubmissionResult.read(result_path)
         if timed_out:

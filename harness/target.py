@@ -59,7 +59,9 @@ class Service:
         state = self.state()
         if port not in state.ports:
             raise ServiceNotReady(
-                _("Le service « {service} » ne publie pas le port {port}.").format(service=self.name, port=port)
+                _("Le service « {service} » ne publie pas le port {port}.").format(
+                    service=self.name, port=port
+                )
             )
         return state.ports[port]
 

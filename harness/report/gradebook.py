@@ -41,9 +41,12 @@ def render_table(results: Sequence[SubmissionResult], assignment: Assignment) ->
     """The gradebook for a terminal: submission, status, score, and the checks not passed."""
     lines = []
     width = max([len(r.submission) for r in results] + [10])
-    lines.append(f"{_('remise'):<{width}}  {_('statut'):<7}  {_('note'):>9}  {_('vérifications non réussies')}")
+    head = (_("remise"), _("statut"), _("note"), _("vérifications non réussies"))
+    lines.append(f"{head[0]:<{width}}  {head[1]:<7}  {head[2]:>9}  {head[3]}")
     for result in sorted(results, key=lambda r: r.submission):
         missed = [c.id for c in result.checks if c.status != "passed"]
         score = f"{_fmt(result.score)}/{_fmt(result.max_score)}"
-        lines.append(f"{result.submission:<{width}}  {result.status:<7}  {score:>9}  {', '.join(missed) or '-'}")
+        lines.append(
+            f"{result.submission:<{width}}  {result.status:<7}  {score:>9}  {', '.join(missed) or '-'}"
+        )
     return "\n".join(lines)

@@ -1,0 +1,59 @@
+"""Shared fixtures of the grader's own test suite (tests/).
+
+Grading runs never load this file: they use their own ini file and rootdir.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+
+import pytest
+
+from harness.docker_api import DockerAPI
+from harness.errors import InfrastructureError
+
+
+def _docker_available() -> str:
+    """Empty when an engine answers, else why not."""
+    try:
+        DockerAPI(timeout=10).ping()
+    except InfrastructureError as exc:
+        return str(exc)
+    return ""
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if not any(item.get_closest_marker("docker") for item in items):
+        return
+    problem = _docker_available()
+    if not problem:
+        return
+    if os.environ.get("GRADER_REQUIRE_DOCKER") == "1":
+        raise pytest.UsageError(f"integration tests need Docker: {problem}")
+    skip = pytest.mark.skip(reason=f"no Docker engine: {problem}")
+    for item in items:
+        if item.get_closest_marker("docker"):
+            item.add_marker(skip)
+
+
+@pytest.fixture(scope="session")
+def docker_api() -> DockerAPI:
+    return DockerAPI()
+
+
+@pytest.fixture(autouse=True)
+def _nothing_left_behind(request: pytest.FixtureRequest) -> Iterator[None]:
+    """After every integration test, no container, network, volume or image carries the grader's label."""
+    yield
+    if request.node.get_closest_marker("docker") is None:
+        return
+    api = DockerAPI()
+    left = api.leftovers()
+    if left:
+        api.sweep()
+        pytest.fail(f"the test left Docker objects labelled grader.run behind: {left}")
+
+
+# tests/assignments/ holds checks of test-only assignments: graded by the runner, never collected here.
+collect_ignore_glob = ["tests/assignments/*"]

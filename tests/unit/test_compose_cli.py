@@ -1,0 +1,49 @@
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import pytest
+
+from harness.compose import ComposeCLI
+from harness.errors import ComposeUnavailable
+
+
+@pytest.mark.skipif(not hasattr(os, "killpg"), reason="process groups are POSIX")
+def test_a_timeout_ends_the_command_and_everything_it_started(tmp_path: Path) -> None:
+    pidfile = tmp_path / "grandchild.pid"
+    cli = ComposeCLI(["sh", "-c", f"sleep 300 & echo $! > {pidfile}; echo started; wait"])
+    started = time.monotonic()
+    result = cli.run([], timeout=1.0)
+    assert result.timed_out
+    assert "started" in result.output
+    assert time.monotonic() - started < 15
+    grandchild = int(pidfile.read_text())
+    time.sleep(0.2)
+    assert not _alive(grandchild)
+
+
+def _alive(pid: int) -> bool:
+    """Running, as opposed to gone or a zombie waiting for a parent that does not reap it."""
+    stat = Path(f"/proc/{pid}/stat")
+    if stat.exists():
+        return stat.read_text().split()[2] != "Z"
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def test_output_and_exit_code_are_kept() -> None:
+    result = ComposeCLI(["sh", "-c", "echo out; echo err >&2; exit 3"]).run([], timeout=10)
+    assert result.returncode == 3
+    assert "out" in result.output
+    assert "err" in result.output
+    assert not result.timed_out
+
+
+def test_a_missing_compose_binary_is_one_clear_error() -> None:
+    with pytest.raises(ComposeUnavailable, match="install Docker Compose v2"):
+        ComposeCLI(["/nonexistent/docker-compose"]).run(["version"], timeout=5)

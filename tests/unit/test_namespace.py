@@ -1,0 +1,103 @@
+from __future__ import annotations
+
+from typing import Any
+
+from harness.assignment import Limits
+from harness.compose import key_lines, namespace, wrap_dockerfile
+
+LIMITS = Limits(memory_bytes=512 * 1024 * 1024, cpus=1.0, pids=100)
+
+
+def _student_model() -> dict[str, Any]:
+    return {
+        "name": "etudiants",
+        "services": {
+            "api": {
+                "build": {"context": "/s/api", "dockerfile": "Dockerfile"},
+                "image": "myapi",
+                "container_name": "api",
+                "mem_limit": "268435456",
+                "ports": [{"mode": "ingress", "target": 8080, "published": "8080", "protocol": "tcp"}],
+                "networks": {"cours2": {"aliases": ["web"]}},
+                "restart": "always",
+            },
+            "worker": {"image": "myapi", "deploy": {"resources": {"limits": {"memory": "2G", "cpus": "4"}}}},
+        },
+        "networks": {"cours2": {"name": "cours2"}},
+        "volumes": {"data": {"name": "fixedvol"}},
+        "secrets": {"db_password": {"name": "etudiants_db_password", "file": "/s/secrets/db_password.txt"}},
+    }
+
+
+def test_fixed_names_are_prefixed_with_the_project() -> None:
+    out = namespace(_student_model(), project="gabc-etudiants", run_id="abc", limits=LIMITS)
+    assert out["name"] == "gabc-etudiants"
+    assert out["networks"]["cours2"]["name"] == "gabc-etudiants_cours2"
+    assert out["volumes"]["data"]["name"] == "gabc-etudiants_data"
+    assert out["secrets"]["db_password"]["name"] == "gabc-etudiants_db_password"
+    assert out["services"]["api"]["container_name"] == "gabc-etudiants-api"
+    # Aliases stay: they are per-network and cannot collide across projects.
+    assert out["services"]["api"]["networks"]["cours2"]["aliases"] == ["web"]
+
+
+def test_built_images_get_project_names_everywhere_they_are_used() -> None:
+    out = namespace(_student_model(), project="gabc-etudiants", run_id="abc", limits=LIMITS)
+    assert out["services"]["api"]["image"] == "gabc-etudiants-api"
+    assert out["services"]["worker"]["image"] == "gabc-etudiants-api"
+    assert out["services"]["api"]["build"]["labels"]["grader.run"] == "abc"
+
+
+def test_published_ports_move_to_loopback_ephemeral() -> None:
+    out = namespace(_student_model(), project="p", run_id="abc", limits=LIMITS)
+    (port,) = out["services"]["api"]["ports"]
+    assert port["host_ip"] == "127.0.0.1"
+    assert "published" not in port
+    assert port["target"] == 8080
+
+
+def test_everything_is_labelled_and_limited() -> None:
+    out = namespace(_student_model(), project="p", run_id="abc", limits=LIMITS)
+    for kind in ("services", "networks", "volumes"):
+        for spec in out[kind].values():
+            assert spec["labels"]["grader.run"] == "abc"
+    api, worker = out["services"]["api"], out["services"]["worker"]
+    assert api["mem_limit"] == str(256 * 1024 * 1024), "a stricter student limit is kept"
+    assert api["memswap_limit"] == api["mem_limit"], "no swap"
+    assert worker["mem_limit"] == str(512 * 1024 * 1024), "a looser one is capped"
+    assert worker["cpus"] == 1.0
+    assert "limits" not in worker["deploy"]["resources"]
+    for service in (api, worker):
+        assert service["pids_limit"] == 100
+        assert "no-new-privileges:true" in service["security_opt"]
+        assert service["restart"] == "no"
+        assert service["logging"]["options"]["max-size"] == LIMITS.log_max_size
+
+
+def test_the_student_model_is_not_modified() -> None:
+    model = _student_model()
+    namespace(model, project="p", run_id="abc", limits=LIMITS)
+    assert model == _student_model()
+
+
+def test_a_dockerfile_part_becomes_a_one_service_project() -> None:
+    model = wrap_dockerfile(__import__("pathlib").Path("/s/siteweb"), "Dockerfile", "siteweb", [80])
+    assert model["services"]["siteweb"]["build"]["context"] == "/s/siteweb"
+    assert model["services"]["siteweb"]["ports"] == [{"target": 80, "protocol": "tcp"}]
+
+
+def test_key_lines_keeps_the_errors_once_and_short() -> None:
+    log = "\n".join(
+        [
+            "#5 [2/3] RUN apt-get update",
+            "#5 0.551 Get:1 http://deb.debian.org bookworm InRelease",
+            "#5 1.145 E: Unable to locate package ngnix",
+            "#5 ERROR: process did not complete successfully: exit code: 100",
+            "1.145 E: Unable to locate package ngnix",
+            "failed to solve: " + "x" * 500,
+        ]
+    )
+    lines = key_lines(log).splitlines()
+    assert lines[0] == "E: Unable to locate package ngnix"
+    assert len([x for x in lines if "ngnix" in x]) == 1
+    assert all(len(x) <= 200 for x in lines)
+    assert "Get:1" not in key_lines(log)
