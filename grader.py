@@ -34,22 +34,29 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="grader", description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--version", action="version", version=f"grader {__version__}")
     parser.add_argument("--lang", choices=("fr", "en"), default=os.environ.get("GRADER_LANG", "fr"))
+    # --lang is accepted after the command too; SUPPRESS keeps the top-level value when absent there.
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--lang", choices=("fr", "en"), default=argparse.SUPPRESS, help="fr (default) or en")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    check = sub.add_parser("check", help="self-check one submission (visible checks only)")
+    check = sub.add_parser("check", parents=[common], help="self-check one submission (visible checks only)")
     check.add_argument("path", nargs="?", default=".", type=Path)
     check.add_argument("--assignment", default="cours2")
     check.add_argument("--only", action="append", default=[], metavar="ID")
     check.add_argument("--all", action="store_true", help="also run hidden checks (instructor)")
     check.add_argument("--out", type=Path, help="keep result.json and the log in this folder")
 
-    grade = sub.add_parser("grade", help="grade every submission in a folder")
+    grade = sub.add_parser("grade", parents=[common], help="grade every submission in a folder")
     grade.add_argument("directory", type=Path)
     grade.add_argument("--out", type=Path, required=True)
     grade.add_argument("--assignment", default="cours2")
     grade.add_argument("--jobs", type=int, default=max(1, (os.cpu_count() or 2) // 2))
 
-    sub.add_parser("clean", help="remove every container, network, volume and image left by earlier runs")
+    sub.add_parser(
+        "clean",
+        parents=[common],
+        help="remove every container, network, volume and image left by earlier runs",
+    )
     return parser
 
 

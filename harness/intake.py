@@ -14,6 +14,7 @@ import subprocess
 import tarfile
 import tempfile
 import zipfile
+from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
@@ -212,16 +213,21 @@ def _clone_git(source: Path, dest: Path, budget: _Budget) -> None:
         _copy_tree(clone, dest, budget)
 
 
-def _unwrap_single_folder(root: Path) -> Path:
-    """An archive holding one folder (``alice/siteweb/...``) is that folder's content."""
+def _unwrap_single_folder(root: Path, part_names: Collection[str]) -> Path:
+    """An archive holding one folder (``alice/siteweb/...``) is that folder's content,
+    unless that folder is itself a part of the assignment (``siteweb/...``)."""
     entries = [e for e in root.iterdir() if e.name not in ("__MACOSX",)]
     if len(entries) == 1 and entries[0].is_dir() and not entries[0].is_symlink():
-        return entries[0]
+        if entries[0].name not in part_names:
+            return entries[0]
     return root
 
 
-def intake(source: Path, dest: Path, limits: IntakeLimits) -> Path:
-    """Copy ``source`` into the empty folder ``dest``; return the submission's root inside it."""
+def intake(source: Path, dest: Path, limits: IntakeLimits, part_names: Collection[str] = ()) -> Path:
+    """Copy ``source`` into the empty folder ``dest``; return the submission's root inside it.
+
+    ``part_names`` are the folders a submission is expected to hold at its root.
+    """
     if not source.exists():
         raise IntakeError(_("La remise {path} n'existe pas.").format(path=source))
     budget = _Budget(limits)
@@ -244,4 +250,4 @@ def intake(source: Path, dest: Path, limits: IntakeLimits) -> Path:
         )
     if not any(root.iterdir()):
         raise IntakeError(_("La remise est vide."))
-    return _unwrap_single_folder(root) if source.is_file() else root
+    return _unwrap_single_folder(root, part_names) if source.is_file() else root

@@ -67,7 +67,8 @@ class Runner:
         started = time.monotonic()
         with tempfile.TemporaryDirectory(prefix=f"grader-{run_id}-") as tmp:
             try:
-                root = intake(source, Path(tmp), self.assignment.intake)
+                parts = [p.directory for p in self.assignment.parts.values()]
+                root = intake(source, Path(tmp), self.assignment.intake, parts)
             except IntakeError as exc:
                 result = self._every_check(name, run_id, "failed", str(exc))
             else:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
-
 from harness import _, check
 from harness.grading import Grading
 from harness.target import Stack
@@ -23,20 +21,27 @@ def test_siteweb_serves_the_submitted_index(siteweb: Stack, grading: Grading) ->
         "/usr/share/nginx/html (notion : COPY dans un Dockerfile)."
     ).format(status=response.status)
     assert response.body == expected, _(
-        "GET / ne renvoie pas le contenu de siteweb/files/index.html. Première différence "
-        "(attendu → observé) :\n{diff}\nNotion à revoir : COPY des fichiers du site dans l'image."
+        "GET / ne renvoie pas le contenu de siteweb/files/index.html. Première différence, {diff}\n"
+        "Notion à revoir : COPY des fichiers du site dans l'image (dossier /usr/share/nginx/html)."
     ).format(diff=first_difference(expected, response.body))
 
 
-def first_difference(expected: bytes, observed: bytes, context: int = 6) -> str:
-    """The first lines where ``observed`` departs from ``expected``, as a short unified diff."""
-    diff = difflib.unified_diff(
-        expected.decode("utf-8", "replace").splitlines(),
-        observed.decode("utf-8", "replace").splitlines(),
-        "attendu",
-        "observé",
-        lineterm="",
-        n=1,
-    )
-    lines = list(diff)[2:]
-    return "\n".join(lines[: context * 2]) or _("(même texte, octets différents : encodage ou fins de ligne)")
+def first_difference(expected: bytes, observed: bytes) -> str:
+    """Where ``observed`` first departs from ``expected``: the line number and both lines."""
+    want = expected.decode("utf-8", "replace").splitlines()
+    got = observed.decode("utf-8", "replace").splitlines()
+    for number, (a, b) in enumerate(zip(want, got, strict=False), start=1):
+        if a != b:
+            return _("ligne {n} :\n  attendu : {expected}\n  observé : {observed}").format(
+                n=number, expected=_clip(a), observed=_clip(b)
+            )
+    if len(want) != len(got):
+        return _(
+            "le début est identique, mais la page attendue a {want} lignes et la page servie {got}."
+        ).format(want=len(want), got=len(got))
+    return _("même texte, octets différents (encodage ou fins de ligne).")
+
+
+def _clip(line: str, width: int = 120) -> str:
+    line = line.strip()
+    return line if len(line) <= width else line[: width - 1] + "…"

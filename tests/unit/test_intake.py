@@ -85,6 +85,12 @@ def test_zip_with_one_top_folder_is_unwrapped(tmp_path: Path) -> None:
     assert (root / "siteweb" / "Dockerfile").is_file()
 
 
+def test_an_archive_holding_only_a_part_folder_is_not_unwrapped(tmp_path: Path) -> None:
+    archive = _tar(tmp_path / "yann.tar.gz", {"./siteweb/Dockerfile": b"FROM scratch"})
+    root = intake(archive, tmp_path / "copy", LIMITS, part_names=["siteweb"])
+    assert (root / "siteweb" / "Dockerfile").is_file()
+
+
 def test_tar_with_parent_path_and_absolute_link_are_refused(tmp_path: Path) -> None:
     with pytest.raises(IntakeError, match=r"sort de la remise"):
         intake(_tar(tmp_path / "a.tar.gz", {"x/../../up.txt": b"x"}), tmp_path / "c1", LIMITS)
