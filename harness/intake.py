@@ -217,9 +217,9 @@ def _unwrap_single_folder(root: Path, part_names: Collection[str]) -> Path:
     """An archive holding one folder (``alice/siteweb/...``) is that folder's content,
     unless that folder is itself a part of the assignment (``siteweb/...``)."""
     entries = [e for e in root.iterdir() if e.name not in ("__MACOSX",)]
-    if len(entries) == 1 and entries[0].is_dir() and not entries[0].is_symlink():
-        if entries[0].name not in part_names:
-            return entries[0]
+    single = entries[0] if len(entries) == 1 else None
+    if single is not None and single.is_dir() and not single.is_symlink() and single.name not in part_names:
+        return single
     return root
 
 
