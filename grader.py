@@ -20,6 +20,7 @@ from harness.assignment import Assignment, find_assignment, load_assignment
 from harness.compose import ComposeCLI
 from harness.docker_api import DockerAPI
 from harness.errors import GraderError, InfrastructureError
+from harness.grading import FACTS_FILE
 from harness.i18n import _, set_language
 from harness.intake import is_submission, submission_name
 from harness.report.gradebook import render_table, write_csv
@@ -51,6 +52,13 @@ def _parser() -> argparse.ArgumentParser:
     grade.add_argument("--out", type=Path, required=True)
     grade.add_argument("--assignment", default="cours2")
     grade.add_argument("--jobs", type=int, default=max(1, (os.cpu_count() or 2) // 2))
+
+    reference = sub.add_parser("reference", parents=[common], help="the instructor's reference solution")
+    reference_sub = reference.add_subparsers(dest="reference_command", required=True)
+    record = reference_sub.add_parser(
+        "record", parents=[common], help="grade the reference and store its measured facts (facts.json)"
+    )
+    record.add_argument("assignment", nargs="?", default="cours2")
 
     sub.add_parser(
         "clean",
@@ -147,6 +155,25 @@ def cmd_grade(args: argparse.Namespace, docker: DockerAPI) -> int:
     return EXIT_OK
 
 
+def cmd_reference(args: argparse.Namespace, docker: DockerAPI) -> int:
+    assignment = _load(args.assignment)
+    source = assignment.reference_dir()
+    facts = source / FACTS_FILE
+    options = GradeOptions(language=args.lang, visibility="all", record=facts)
+    print(_("Mesure de la solution de référence {path}…").format(path=source), flush=True)
+    with tempfile.TemporaryDirectory(prefix="grader-reference-") as tmp:
+        result = Runner(assignment, options, docker).grade(source, Path(tmp))
+    _print_result(result)
+    if result.status == "error" or result.score < result.max_score:
+        print(
+            f"grader: {result.message or _('la référence ne réussit pas toutes les vérifications.')}",
+            file=sys.stderr,
+        )
+        return EXIT_ERROR
+    print(_("Faits enregistrés : {path}").format(path=facts))
+    return EXIT_OK
+
+
 def cmd_clean(args: argparse.Namespace, docker: DockerAPI) -> int:
     removed = docker.sweep()
     print(
@@ -166,7 +193,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     set_language(args.lang)
     signal.signal(signal.SIGTERM, _terminate)  # a CI cancel cleans up like Ctrl-C
     docker = DockerAPI()
-    commands = {"check": cmd_check, "grade": cmd_grade, "clean": cmd_clean}
+    commands = {"check": cmd_check, "grade": cmd_grade, "reference": cmd_reference, "clean": cmd_clean}
     try:
         _preflight(docker)
         return commands[args.command](args, docker)

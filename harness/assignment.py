@@ -76,6 +76,8 @@ class PartSpec:
     dockerfile: str = "Dockerfile"
     #: Container ports to publish (Dockerfile parts) and to wait on over HTTP.
     http_ports: tuple[int, ...] = ()
+    #: Named volumes mounted into a Dockerfile part's container: name -> container path.
+    volumes: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -87,6 +89,14 @@ class Assignment:
     parts: dict[str, PartSpec]
     limits: Limits = field(default_factory=Limits)
     intake: IntakeLimits = field(default_factory=IntakeLimits)
+    #: Named numbers the checks compare against (size ratios, memory caps, ...).
+    thresholds: dict[str, float] = field(default_factory=dict)
+
+    def threshold(self, name: str) -> float:
+        try:
+            return self.thresholds[name]
+        except KeyError:
+            raise SpecError(f"assignment {self.id} has no threshold {name!r} in assignment.yaml.") from None
 
     def part(self, name: str) -> PartSpec:
         try:
@@ -159,6 +169,7 @@ def load_assignment(directory: Path) -> Assignment:
             directory=str(spec.get("directory", name)),
             dockerfile=str(spec.get("dockerfile", "Dockerfile")),
             http_ports=tuple(int(p) for p in spec.get("http_ports", ())),
+            volumes=tuple((str(k), str(v)) for k, v in (spec.get("volumes") or {}).items()),
         )
 
     return Assignment(
@@ -169,4 +180,16 @@ def load_assignment(directory: Path) -> Assignment:
         parts=parts,
         limits=_override(Limits(), raw.get("limits"), f"{path}: limits"),
         intake=_override(IntakeLimits(), raw.get("intake"), f"{path}: intake"),
+        thresholds=_thresholds(raw.get("thresholds"), path),
     )
+
+
+def _thresholds(raw: Any, path: Path) -> dict[str, float]:
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict):
+        raise SpecError(f"{path}: thresholds must be a mapping of names to numbers.")
+    try:
+        return {str(k): float(v) for k, v in raw.items()}
+    except (TypeError, ValueError) as exc:
+        raise SpecError(f"{path}: thresholds must be numbers ({exc}).") from exc

@@ -6,7 +6,6 @@ into a one-service project), so that one code path builds, runs and cleans them 
 
 from __future__ import annotations
 
-import copy
 import json
 import os
 import re
@@ -21,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from .assignment import Limits
-from .docker_api import RUN_LABEL, ContainerState, DockerAPI
+from .docker_api import ContainerState, DockerAPI
 from .errors import (
     BuildFailed,
     ComposeFileError,
@@ -33,6 +32,7 @@ from .errors import (
 )
 from .i18n import _
 from .policy import enforce
+from .sandbox import namespace
 
 COMPOSE_FILENAMES = ("compose.yaml", "compose.yml", "docker-compose.yaml", "docker-compose.yml")
 _PLUGIN_DIRS = (
@@ -189,93 +189,6 @@ def normalize(cli: ComposeCLI, compose_file: Path, project: str, timeout: float 
     return model
 
 
-def wrap_dockerfile(context: Path, dockerfile: str, service: str, ports: Sequence[int]) -> dict[str, Any]:
-    """A one-service Compose model for a part given as a folder with a Dockerfile."""
-    return {
-        "services": {
-            service: {
-                "build": {"context": str(context), "dockerfile": dockerfile},
-                "ports": [{"target": p, "protocol": "tcp"} for p in ports],
-            }
-        }
-    }
-
-
-def _memory_bytes(value: Any) -> int | None:
-    if value in (None, ""):
-        return None
-    text = str(value).strip().lower().rstrip("b")
-    units = {"k": 1 << 10, "m": 1 << 20, "g": 1 << 30}
-    if text and text[-1] in units:
-        return int(float(text[:-1]) * units[text[-1]])
-    return int(float(text))
-
-
-def namespace(model: dict[str, Any], *, project: str, run_id: str, limits: Limits) -> dict[str, Any]:
-    """A copy of ``model`` that cannot collide with any other grading and runs under ``limits``.
-
-    Fixed names get the project as prefix, published ports move to 127.0.0.1 on an
-    ephemeral port, everything carries ``grader.run=<run_id>``, and every service gets
-    memory (no swap), CPU, pids, privilege and log limits. A limit the submission sets
-    itself is kept when it is stricter than ours.
-    """
-    out = copy.deepcopy(model)
-    out["name"] = project
-    labels = {RUN_LABEL: run_id}
-    renamed_images: dict[str, str] = {}
-
-    for kind in ("networks", "volumes"):
-        for key, spec in list((out.get(kind) or {}).items()):
-            spec = dict(spec or {})
-            spec["name"] = f"{project}_{key}"
-            spec["labels"] = {**(spec.get("labels") or {}), **labels}
-            out[kind][key] = spec
-    for kind in ("secrets", "configs"):
-        for key, spec in list((out.get(kind) or {}).items()):
-            out[kind][key] = {**(spec or {}), "name": f"{project}_{key}"}
-
-    for name, service in (out.get("services") or {}).items():
-        if service.get("build"):
-            built = f"{project}-{name}".lower()
-            if service.get("image"):
-                renamed_images[service["image"]] = built
-            service["image"] = built
-            service["build"]["labels"] = {**(service["build"].get("labels") or {}), **labels}
-            service["pull_policy"] = "build"
-        if service.get("container_name"):
-            service["container_name"] = f"{project}-{service['container_name']}"
-        service["labels"] = {**(service.get("labels") or {}), **labels}
-        for port in service.get("ports") or []:
-            port["host_ip"] = "127.0.0.1"
-            port.pop("published", None)
-        _limit(service, limits)
-
-    for service in (out.get("services") or {}).values():
-        if not service.get("build") and service.get("image") in renamed_images:
-            service["image"] = renamed_images[service["image"]]
-    return out
-
-
-def _limit(service: dict[str, Any], limits: Limits) -> None:
-    deploy_limits = ((service.get("deploy") or {}).get("resources") or {}).pop("limits", None) or {}
-    asked = _memory_bytes(service.get("mem_limit")) or _memory_bytes(deploy_limits.get("memory"))
-    memory = min(asked, limits.memory_bytes) if asked else limits.memory_bytes
-    service["mem_limit"] = str(memory)
-    service["memswap_limit"] = str(memory)  # equal to the memory limit: no swap
-    asked_cpus = float(service.get("cpus") or deploy_limits.get("cpus") or 0)
-    service["cpus"] = min(asked_cpus, limits.cpus) if asked_cpus else limits.cpus
-    asked_pids = int(service.get("pids_limit") or deploy_limits.get("pids") or 0)
-    service["pids_limit"] = min(asked_pids, limits.pids) if asked_pids > 0 else limits.pids
-    service["security_opt"] = sorted({*(service.get("security_opt") or []), "no-new-privileges:true"})
-    service["logging"] = {
-        "driver": "json-file",
-        "options": {"max-size": limits.log_max_size, "max-file": "1"},
-    }
-    # A container that stops is reported at once, not restarted in a loop.
-    service["restart"] = "no"
-    (service.get("deploy") or {}).pop("restart_policy", None)
-
-
 class ComposeProject:
     """One namespaced Compose project of one submission part, from build to cleanup."""
 
@@ -305,6 +218,8 @@ class ComposeProject:
         self.file = workdir / f"{name}.compose.json"
         self._built: SubmissionError | bool | None = False
         self._up: SubmissionError | bool | None = False
+        #: The log of the first full build, once built.
+        self.build_log = ""
 
     # -- lifecycle ---------------------------------------------------------------
 
@@ -340,8 +255,16 @@ class ComposeProject:
         enforce(self.source_model, self.root)
         if not any(s.get("build") for s in self.model["services"].values()):
             return
+        self.build_log = self._run_build()
+
+    def rebuild(self, service: str) -> str:
+        """Build ``service`` again (after a change to its sources); return the build log."""
+        self.build()
+        return self._run_build(service)
+
+    def _run_build(self, *services: str) -> str:
         timeout = self.limits.build_timeout_s
-        result = self._compose("build", timeout=timeout)
+        result = self._compose("build", *services, timeout=timeout)
         if result.timed_out:
             raise BuildFailed(
                 _("La construction de l'image a dépassé la limite de {s} secondes.").format(s=int(timeout)),
@@ -353,6 +276,7 @@ class ComposeProject:
                 _("L'image ne se construit pas."),
                 details=_("Lignes clés du journal de construction :") + "\n" + key_lines(result.output),
             )
+        return result.output
 
     def up(self) -> None:
         """Build, start every service and wait until each one is ready."""
@@ -375,11 +299,26 @@ class ComposeProject:
             )
         self.wait_ready()
 
-    def down(self) -> None:
-        """Remove the project's containers, networks and volumes, then anything else of this run."""
+    def down(self, *, volumes: bool = True) -> CommandResult | None:
+        """``docker compose down``: containers and networks, and volumes unless ``volumes=False``.
+
+        The project can be started again with :meth:`up`.
+        """
+        self._up = False
+        if not self.file.exists():
+            return None
+        args = ["down", "--remove-orphans", "--timeout", "5"] + (["-v"] if volumes else [])
+        return self._compose(*args, timeout=120)
+
+    def remove_container(self, service: str) -> None:
+        """Stop and remove the service's container, keeping its volumes; :meth:`up` makes a new one."""
+        self._up = False
+        self._compose("rm", "--stop", "--force", service, timeout=120)
+
+    def close(self) -> None:
+        """Remove everything of the project, then anything else carrying this run's label."""
         try:
-            if self.file.exists():
-                self._compose("down", "-v", "--remove-orphans", "--timeout", "5", timeout=120)
+            self.down(volumes=True)
         finally:
             self.docker.sweep(self.run_id)
 

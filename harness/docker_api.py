@@ -132,6 +132,10 @@ class DockerAPI:
         return [_state_from_attrs(c.attrs) for c in containers]
 
     @_boundary
+    def project_networks(self, project: str) -> list[str]:
+        return [n.name for n in self.client.networks.list(filters={"label": f"{PROJECT_LABEL}={project}"})]
+
+    @_boundary
     def container_state(self, container_id: str) -> ContainerState | None:
         try:
             return _state_from_attrs(self.client.api.inspect_container(container_id))
@@ -161,6 +165,73 @@ class DockerAPI:
             return dict(self.client.api.inspect_image(reference))
         except docker.errors.NotFound:
             return None
+
+    @_boundary
+    def image_history(self, reference: str) -> list[str]:
+        """The build history of an image: each layer's ``CreatedBy`` line, untruncated."""
+        return [str(h.get("CreatedBy", "")) for h in self.client.api.history(reference)]
+
+    @_boundary
+    def save_image(self, reference: str) -> Iterator[bytes]:
+        """The image as ``docker save`` streams it (a tar of layers and config)."""
+        yield from self.client.api.get_image(reference)
+
+    def pull(self, reference: str) -> bool:
+        """Pull ``reference``; False when the registry answers that it has no such image.
+
+        Raises :class:`InfrastructureError` when the registry cannot be reached.
+        """
+        with _translated():
+            try:
+                self.client.images.pull(reference)
+            except docker.errors.NotFound:
+                return False
+            except docker.errors.APIError as exc:
+                text = str(exc).lower()
+                if "not found" in text or "manifest unknown" in text or "does not exist" in text:
+                    return False
+                raise InfrastructureError(f"the registry of {reference} cannot be reached: {exc}") from exc
+        return True
+
+    @_boundary
+    def remove_image(self, reference: str) -> None:
+        _ignore_missing(self.client.api.remove_image, reference, force=True)
+
+    @_boundary
+    def create_network(self, name: str, run_id: str) -> str:
+        network = self.client.networks.create(name, labels={RUN_LABEL: run_id}, internal=True)
+        return str(network.id)
+
+    @_boundary
+    def run_probe(
+        self,
+        image: str,
+        command: list[str],
+        *,
+        run_id: str,
+        network: str | None = None,
+        timeout: float = 60.0,
+    ) -> ExecResult:
+        """Run a short-lived grader container (labelled, limited) and return its exit code and output."""
+        container = self.client.containers.run(
+            image,
+            command,
+            detach=True,
+            network=network or "none",
+            labels={RUN_LABEL: run_id},
+            mem_limit="128m",
+            pids_limit=64,
+            security_opt=["no-new-privileges:true"],
+        )
+        try:
+            try:
+                status = container.wait(timeout=timeout)
+            except requests.exceptions.ReadTimeout as exc:
+                raise GraderTimeout(f"a probe container did not finish within {timeout:.0f} s.") from exc
+            output = bytes(container.logs(stdout=True, stderr=True)).decode("utf-8", "replace")
+            return ExecResult(exit_code=int(status.get("StatusCode", -1)), output=output)
+        finally:
+            _ignore_missing(container.remove, force=True)
 
     @_boundary
     def leftovers(self, run_id: str | None = None) -> Leftovers:

@@ -7,11 +7,14 @@ from pathlib import Path
 from typing import Any
 
 from .assignment import Assignment
-from .compose import ComposeCLI, ComposeProject, find_compose_file, normalize, wrap_dockerfile
-from .docker_api import DockerAPI
-from .errors import SubmissionError
+from .compose import ComposeCLI, ComposeProject, find_compose_file, normalize
+from .docker_api import DockerAPI, ExecResult
+from .errors import SpecError, SubmissionError
 from .i18n import _
+from .sandbox import wrap_dockerfile
 from .target import Stack
+
+FACTS_FILE = "facts.json"
 
 
 class Grading:
@@ -36,6 +39,12 @@ class Grading:
         self.docker = docker or DockerAPI()
         self._cli = cli
         self._stacks: dict[str, Stack] = {}
+        #: The check running now (set by the plugin), and advice given by checks, by check id.
+        self.current_check = ""
+        self.advice: dict[str, list[str]] = {}
+        #: When recording the reference, the facts measured so far; None when grading.
+        self.recorded: dict[str, Any] | None = None
+        self._facts: dict[str, Any] | None = None
 
     @property
     def cli(self) -> ComposeCLI:
@@ -73,7 +82,7 @@ class Grading:
                         file=f"{spec.directory}/{spec.dockerfile}"
                     )
                 )
-            model = wrap_dockerfile(directory, spec.dockerfile, part, spec.http_ports)
+            model = wrap_dockerfile(directory, spec.dockerfile, part, spec.http_ports, dict(spec.volumes))
         else:
             compose_file = find_compose_file(directory)
             if compose_file is None:
@@ -95,13 +104,56 @@ class Grading:
             http_ports=spec.http_ports,
         )
 
+    def custom_stack(self, key: str, model: dict[str, Any], http_ports: tuple[int, ...] = ()) -> Stack:
+        """A project the grader composes itself (a probe, a variant of a part), namespaced alike."""
+        if key not in self._stacks:
+            project = ComposeProject(
+                name=self.project_name(key),
+                source_model=model,
+                root=self.submission,
+                run_id=self.run_id,
+                limits=self.assignment.limits,
+                workdir=self.workdir,
+                cli=self.cli,
+                docker=self.docker,
+                http_ports=http_ports,
+            )
+            self._stacks[key] = Stack(project)
+        return self._stacks[key]
+
+    def advise(self, text: str) -> None:
+        """Advice for the student on the running check, shown even when the check passes."""
+        self.advice.setdefault(self.current_check, []).append(text)
+
+    def probe(self, image: str, *command: str, network: str | None = None) -> ExecResult:
+        """Run a short-lived grader container from ``image`` (no network unless ``network``)."""
+        return self.docker.run_probe(image, list(command), run_id=self.run_id, network=network)
+
+    def scratch_dir(self, name: str) -> Path:
+        """A fresh folder inside the submission's private copy, for what the grader plants there."""
+        path = self.submission / ".grader" / name
+        path.mkdir(parents=True, exist_ok=False)
+        return path
+
+    def fact(self, key: str, measured: Any) -> Any:
+        """The reference's value of ``key``; when recording the reference, ``measured`` becomes it."""
+        if self.recorded is not None:
+            self.recorded[key] = measured
+            return measured
+        facts = self.reference_facts()
+        if key not in facts:
+            raise SpecError(
+                f"the reference fact {key!r} is not recorded: run `grader reference record {self.assignment.id}`."
+            )
+        return facts[key]
+
     def reference_facts(self) -> dict[str, Any]:
-        """The facts recorded from the reference solution (``facts.json``), if recorded."""
-        path = self.assignment.reference_dir() / "facts.json"
-        if not path.is_file():
-            return {}
-        data = json.loads(path.read_text(encoding="utf-8"))
-        return data if isinstance(data, dict) else {}
+        """The facts recorded from the reference solution (``facts.json``)."""
+        if self._facts is None:
+            path = self.assignment.reference_dir() / FACTS_FILE
+            data = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+            self._facts = dict(data.get("facts", {})) if isinstance(data, dict) else {}
+        return self._facts
 
     def close(self) -> None:
         """Take every stack down, then sweep whatever else carries this run's label."""

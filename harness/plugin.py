@@ -19,7 +19,7 @@ from .assignment import Assignment, find_assignment, load_assignment
 from .errors import GraderError, InfrastructureError, SpecError, SubmissionError
 from .grading import Grading
 from .i18n import _, set_language
-from .results import CheckResult, CheckStatus, SubmissionResult
+from .results import CheckResult, CheckStatus, SubmissionResult, write_json_atomic
 
 F = TypeVar("F", bound=Callable[..., Any])
 MARKER = "grader_check"
@@ -41,6 +41,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--grader-lang", default="fr", choices=("fr", "en"))
     group.addoption("--grader-visibility", default="all", choices=("visible", "all"))
     group.addoption("--grader-only", action="append", default=[], help="run only this check id")
+    group.addoption("--grader-record", help="record the reference's facts into this file")
 
 
 def _raise_interrupt(signum: int, frame: object) -> None:
@@ -63,6 +64,10 @@ class GraderPlugin:
             run_id=opt("grader_run_id"),
             workdir=Path(opt("grader_workdir")),
         )
+        record = opt("grader_record")
+        self.record_path = Path(record) if record else None
+        if self.record_path is not None:
+            self.session_grading.recorded = {}
         self.results: dict[str, CheckResult] = {}
         self.selected: list[str] = []
         self.fatal = ""
@@ -91,6 +96,8 @@ class GraderPlugin:
             (keep if wanted else drop).append(item)
         if drop:
             config.hook.pytest_deselected(items=drop)
+        order = {check_id: position for position, check_id in enumerate(self.assignment.checks)}
+        keep.sort(key=lambda item: order[ids[item.nodeid]])  # assignment.yaml's order, not the files'
         items[:] = keep
         self.selected = [ids[item.nodeid] for item in keep]
 
@@ -124,6 +131,10 @@ class GraderPlugin:
         return self.session_grading
 
     # -- outcomes --------------------------------------------------------------------
+
+    def pytest_runtest_setup(self, item: pytest.Item) -> None:
+        marker = item.get_closest_marker(MARKER)
+        self.session_grading.current_check = str(marker.args[0]) if marker else ""
 
     @pytest.hookimpl(wrapper=True)
     def pytest_runtest_makereport(
@@ -168,6 +179,8 @@ class GraderPlugin:
             feedback = _("Erreur interne du correcteur ({kind}) : {error}").format(
                 kind=type(exc).__name__ if exc else "?", error=exc
             )
+        advice = self.session_grading.advice.get(check_id, [])
+        feedback = "\n\n".join(part for part in (feedback, *advice) if part)
         return CheckResult(
             id=check_id,
             status=status,
@@ -177,6 +190,17 @@ class GraderPlugin:
             feedback=feedback,
             duration_s=round(report.duration, 3),
         )
+
+    def _write_facts(self, checks: list[CheckResult]) -> str:
+        """In record mode, store the reference's facts if it passed everything; else say why not."""
+        recorded = self.session_grading.recorded
+        if self.record_path is None or recorded is None:
+            return ""
+        failing = [c.id for c in checks if c.status not in ("passed", "skipped")]
+        if failing:
+            return f"the reference does not pass {', '.join(failing)}: its facts were not recorded."
+        write_json_atomic(self.record_path, _facts_document(self.assignment.id, recorded))
+        return ""
 
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
         cleanup_error = ""
@@ -207,11 +231,15 @@ class GraderPlugin:
             grader_version=__version__,
             duration_s=time.monotonic() - self._started,
         )
-        fatal = self.fatal or cleanup_error
+        fatal = self.fatal or cleanup_error or self._write_facts(checks)
         if fatal:
             result.message = fatal
             result.infrastructure_error = True
         result.write(self.result_path)
+
+
+def _facts_document(assignment: str, facts: dict[str, Any]) -> dict[str, Any]:
+    return {"assignment": assignment, "grader_version": __version__, "facts": dict(sorted(facts.items()))}
 
 
 def pytest_configure(config: pytest.Config) -> None:

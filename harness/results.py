@@ -65,7 +65,8 @@ class SubmissionResult:
 
     @property
     def max_score(self) -> float:
-        return round(sum(c.max_score for c in self.checks), 4)
+        """Points of the checks that ran: a skipped check (optional part absent) does not count."""
+        return round(sum(c.max_score for c in self.checks if c.status != "skipped"), 4)
 
     @property
     def status(self) -> SubmissionStatus:

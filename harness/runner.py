@@ -44,6 +44,8 @@ class GradeOptions:
     language: str = "fr"
     visibility: str = "all"  # "visible" for a student's self-check
     only: Sequence[str] = ()
+    #: Record the facts of this (reference) submission into this file instead of comparing.
+    record: Path | None = None
 
 
 @dataclass
@@ -128,6 +130,8 @@ class Runner:
         ]  # fmt: skip
         for check_id in self.options.only:
             command += ["--grader-only", check_id]
+        if self.options.record is not None:
+            command += ["--grader-record", str(self.options.record)]
         return command
 
     def _run_checks(

@@ -7,6 +7,7 @@ sentence. HTTP only ever goes to 127.0.0.1, on the ports the sandbox published.
 from __future__ import annotations
 
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,6 +17,7 @@ from .compose import ComposeProject
 from .docker_api import ContainerState, ExecResult
 from .errors import ServiceNotReady
 from .i18n import _
+from .images import ImageScan, scan_saved_image
 
 LOOPBACK = "127.0.0.1"
 
@@ -88,6 +90,15 @@ class Service:
     def get(self, path: str, *, port: int, **kwargs: Any) -> HttpResponse:
         return self.http("GET", path, port=port, **kwargs)
 
+    def inspect(self) -> dict[str, Any]:
+        """``docker inspect`` of the service's container."""
+        return self.stack.project.docker.inspect_container(self.state().id)
+
+    def ip_on(self, network: str) -> str:
+        """The container's address on the (namespaced) network ``network``, or "" if not attached."""
+        networks = self.inspect().get("NetworkSettings", {}).get("Networks") or {}
+        return str((networks.get(network) or {}).get("IPAddress") or "")
+
     def exec(self, *command: str, user: str = "") -> ExecResult:
         return self.stack.project.docker.exec(self.state().id, list(command), user=user)
 
@@ -118,6 +129,30 @@ class Stack:
             raise ServiceNotReady(_("Le projet n'a pas de service « {service} ».").format(service=name))
         return Service(self, name)
 
-    def image_attrs(self, service: str) -> dict[str, Any] | None:
-        image = self.project.model["services"][service].get("image", "")
-        return self.project.docker.image_attrs(image) if image else None
+    def image_name(self, service: str) -> str:
+        return str(self.project.model["services"][service].get("image", ""))
+
+    def image_attrs(self, service: str) -> dict[str, Any]:
+        """``docker image inspect`` of the service's image (built first if needed)."""
+        self.build()
+        attrs = self.project.docker.image_attrs(self.image_name(service))
+        if attrs is None:
+            raise ServiceNotReady(
+                _("L'image du service « {service} » est introuvable.").format(service=service)
+            )
+        return attrs
+
+    def image_size(self, service: str) -> int:
+        return int(self.image_attrs(service).get("Size", 0))
+
+    def scan_image(self, service: str, needles: Iterable[bytes] = ()) -> ImageScan:
+        """Every path of the service's image, and where each of ``needles`` appears in it."""
+        self.build()
+        return scan_saved_image(self.project.docker.save_image(self.image_name(service)), needles)
+
+    def network_name(self, key: str) -> str:
+        """The namespaced name of the project's network ``key``."""
+        return str(self.project.model["networks"][key]["name"])
+
+    def built_services(self) -> list[str]:
+        return [name for name, spec in self.project.model["services"].items() if spec.get("build")]

@@ -3,7 +3,8 @@ from __future__ import annotations
 from typing import Any
 
 from harness.assignment import Limits
-from harness.compose import key_lines, namespace, wrap_dockerfile
+from harness.compose import key_lines
+from harness.sandbox import namespace, wrap_dockerfile
 
 LIMITS = Limits(memory_bytes=512 * 1024 * 1024, cpus=1.0, pids=100)
 
