@@ -16,7 +16,9 @@ def _result(*statuses: str) -> SubmissionResult:
 
 def test_score_and_status_come_from_the_checks() -> None:
     result = _result("passed", "failed", "skipped")
-    assert (result.score, result.max_score, result.status) == (2.0, 4.0, "graded"), "a skipped check is not counted"
+    assert (result.score, result.max_score, result.status) == (2.0, 4.0, "graded"), (
+        "a skipped check is not counted"
+    )
 
 
 def test_one_check_in_error_makes_the_submission_an_error_never_a_zero() -> None:
