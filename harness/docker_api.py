@@ -222,6 +222,8 @@ class DockerAPI:
             mem_limit="128m",
             pids_limit=64,
             security_opt=["no-new-privileges:true"],
+            # Names Docker cannot resolve are asked of a resolver that is not there, never of the host's.
+            dns=["127.0.0.1"],
         )
         try:
             try:

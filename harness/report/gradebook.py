@@ -44,7 +44,7 @@ def render_table(results: Sequence[SubmissionResult], assignment: Assignment) ->
     head = (_("remise"), _("statut"), _("note"), _("vérifications non réussies"))
     lines.append(f"{head[0]:<{width}}  {head[1]:<7}  {head[2]:>9}  {head[3]}")
     for result in sorted(results, key=lambda r: r.submission):
-        missed = [c.id for c in result.checks if c.status != "passed"]
+        missed = [c.id for c in result.checks if c.status in ("failed", "error")]
         score = f"{_fmt(result.score)}/{_fmt(result.max_score)}"
         lines.append(
             f"{result.submission:<{width}}  {result.status:<7}  {score:>9}  {', '.join(missed) or '-'}"

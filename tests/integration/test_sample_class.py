@@ -12,28 +12,41 @@ from pathlib import Path
 import pytest
 import yaml
 
+from harness.assignment import find_assignment, load_assignment
+
 from .conftest import ROOT, run_grader
 
 pytestmark = pytest.mark.docker
 SUBMISSIONS = ROOT / "submissions"
+SITEWEB = ["--only", "siteweb.builds", "--only", "siteweb.serves_site"]
+
+
+def _result(out: Path, name: str) -> dict[str, object]:
+    return json.loads((out / name / "result.json").read_text(encoding="utf-8"))  # type: ignore[no-any-return]
 
 
 def _statuses(out: Path, name: str) -> dict[str, str]:
-    data = json.loads((out / name / "result.json").read_text(encoding="utf-8"))
-    return {c["id"]: c["status"] for c in data["checks"]}
+    return {c["id"]: c["status"] for c in _result(out, name)["checks"]}  # type: ignore[attr-defined]
 
 
 def test_the_sample_class_gets_its_documented_outcomes(tmp_path: Path) -> None:
     expected = yaml.safe_load((SUBMISSIONS / "expected.yaml").read_text(encoding="utf-8"))
-    done = run_grader("grade", str(SUBMISSIONS), "--out", str(tmp_path), "--jobs", "2")
+    points = {c.id: c.points for c in load_assignment(find_assignment("cours2")).checks.values()}
+    done = run_grader("grade", str(SUBMISSIONS), "--out", str(tmp_path), "--jobs", "2", timeout=3000)
     assert done.returncode == 0, done.stdout + done.stderr
-    for name, outcomes in expected.items():
-        assert _statuses(tmp_path, name) == outcomes, name
     with (tmp_path / "gradebook.csv").open(encoding="utf-8") as handle:
         rows = {row["submission"]: row for row in csv.DictReader(handle)}
     assert set(rows) == set(expected)
-    assert rows["alice"]["score"] == rows["alice"]["max_score"]
-    assert rows["chloe"]["score"] == "0"
+    for name, outcomes in expected.items():
+        assert _statuses(tmp_path, name) == outcomes, name
+        earned = sum(points[i] for i, status in outcomes.items() if status == "passed")
+        counted = sum(points[i] for i, status in outcomes.items() if status != "skipped")
+        assert float(rows[name]["score"]) == earned, name
+        assert float(rows[name]["max_score"]) == counted, name
+        result = _result(tmp_path, name)
+        for check in result["checks"]:  # type: ignore[attr-defined]
+            if check["status"] == "failed":
+                assert check["feedback"].strip(), f"{name} {check['id']}: a failure always explains itself"
     assert "alice" in done.stdout, "the gradebook is printed"
 
 
@@ -47,10 +60,10 @@ def test_a_batch_mixes_archive_formats_and_survives_a_refused_one(tmp_path: Path
     with zipfile.ZipFile(batch / "xavier.zip", "w") as archive:
         archive.writestr("siteweb/Dockerfile", "FROM debian:bookworm-slim\n")
         archive.writestr("../../../tmp/owned.txt", "x")
-    done = run_grader("grade", str(batch), "--out", str(tmp_path / "out"), "--jobs", "2")
+    done = run_grader("grade", str(batch), "--out", str(tmp_path / "out"), "--jobs", "2", *SITEWEB)
     assert done.returncode == 0, done.stdout + done.stderr
     assert set(_statuses(tmp_path / "out", "zoe").values()) == {"passed"}
     assert set(_statuses(tmp_path / "out", "yann").values()) == {"passed"}
-    refused = json.loads((tmp_path / "out" / "xavier" / "result.json").read_text(encoding="utf-8"))
+    refused = _result(tmp_path / "out", "xavier")
     assert refused["status"] == "graded"
-    assert all(c["status"] == "failed" and "sort de la remise" in c["feedback"] for c in refused["checks"])
+    assert all(c["status"] == "failed" and "sort de la remise" in c["feedback"] for c in refused["checks"])  # type: ignore[attr-defined]
