@@ -23,6 +23,17 @@ def test_the_grading_table_of_the_statement_matches_assignment_yaml() -> None:
 
 
 def test_the_statement_names_every_fixed_contract_value() -> None:
-    statement = (load_assignment(find_assignment("cours2")).reference_dir() / "ENONCE.md").read_text(encoding="utf-8")
-    for value in ("/usr/share/nginx/html", "8080", "/data", "cours2", "mysql", "db_password", "256 Mio", "utf8mb4"):
+    statement = (load_assignment(find_assignment("cours2")).reference_dir() / "ENONCE.md").read_text(
+        encoding="utf-8"
+    )
+    for value in (
+        "/usr/share/nginx/html",
+        "8080",
+        "/data",
+        "cours2",
+        "mysql",
+        "db_password",
+        "256 Mio",
+        "utf8mb4",
+    ):
         assert value in statement, value
