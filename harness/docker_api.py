@@ -126,10 +126,15 @@ class DockerAPI:
     def ping(self) -> None:
         self.client.ping()
 
+    def _container_ids(self, label: str) -> list[str]:
+        """Ids of the containers with ``label``, listed without inspecting each one: a container
+        removed meanwhile (by Compose, by another grading's sweep) cannot make the listing fail."""
+        return [str(c["Id"]) for c in self.client.api.containers(all=True, filters={"label": label})]
+
     @_boundary
     def project_containers(self, project: str) -> list[ContainerState]:
-        containers = self.client.containers.list(all=True, filters={"label": f"{PROJECT_LABEL}={project}"})
-        return [_state_from_attrs(c.attrs) for c in containers]
+        states = (self.container_state(cid) for cid in self._container_ids(f"{PROJECT_LABEL}={project}"))
+        return [state for state in states if state is not None]
 
     @_boundary
     def project_networks(self, project: str) -> list[str]:
@@ -241,7 +246,7 @@ class DockerAPI:
         label = f"{RUN_LABEL}={run_id}" if run_id else RUN_LABEL
         flt = {"label": label}
         return Leftovers(
-            containers=[c.id for c in self.client.containers.list(all=True, filters=flt)],
+            containers=self._container_ids(label),
             networks=[n.id for n in self.client.networks.list(filters=flt)],
             volumes=[v.name for v in self.client.volumes.list(filters=flt)],
             images=[i.id for i in self.client.images.list(filters=flt)],

@@ -244,7 +244,10 @@ def test_api_rebuild_after_a_code_change_reuses_dependency_layers(etudiants: Etu
     assert sources, _("Aucun fichier source Go (*.go) dans le contexte de construction de l'api.")
     etudiants.stack.build()
     with sources[0].open("a", encoding="utf-8") as handle:
-        handle.write("\n// modification du correcteur : test du cache de construction\n")
+        # Unique each time: content the build cache has seen before would hit the cache anyway.
+        handle.write(
+            f"\n// modification du correcteur {secrets.token_hex(8)} : test du cache de construction\n"
+        )
     log = etudiants.stack.project.rebuild("api")
     steps: dict[str, str] = {}
     cached: set[str] = set()

@@ -47,7 +47,7 @@ def _colliding_submission(root: Path, name: str) -> Path:
 
 
 def _running_grader_containers(api: DockerAPI) -> int:
-    return len(api.client.containers.list(filters={"label": RUN_LABEL, "status": "running"}))
+    return len(api.client.api.containers(filters={"label": RUN_LABEL, "status": "running"}))
 
 
 def test_two_gradings_with_the_same_names_and_ports_run_together(
