@@ -31,7 +31,7 @@ from .errors import (
     SubmissionError,
 )
 from .i18n import _
-from .policy import enforce
+from .policy import enforce, enforce_file_references
 from .sandbox import namespace
 
 COMPOSE_FILENAMES = ("compose.yaml", "compose.yml", "docker-compose.yaml", "docker-compose.yml")
@@ -44,6 +44,10 @@ _PLUGIN_DIRS = (
     "/Applications/Docker.app/Contents/Resources/cli-plugins",
     "C:/Program Files/Docker/cli-plugins",
 )
+_KEPT_ENV = frozenset(
+    {"PATH", "HOME", "USER", "LANG", "LC_ALL", "TMPDIR", "TEMP", "TMP", "XDG_RUNTIME_DIR",
+     "SYSTEMROOT", "SystemRoot", "USERPROFILE", "APPDATA", "LOCALAPPDATA", "PROGRAMDATA", "ProgramData"}
+)  # fmt: skip
 _BUILDKIT_PREFIX = re.compile(r"^(#\d+ (\d+\.\d+ )?|\d+\.\d+ |> )")
 _KEY_LINE_MARKERS = ("error", "failed", "not found", "cannot", "unable", "denied", "no such")
 
@@ -81,14 +85,10 @@ class ComposeCLI:
         self.command = list(command) if command else compose_command()
 
     def run(self, args: Sequence[str], *, timeout: float, cwd: Path | None = None) -> CommandResult:
-        env = {
-            **os.environ,
-            "COMPOSE_ANSI": "never",
-            "BUILDKIT_PROGRESS": "plain",
-            "DOCKER_CLI_HINTS": "false",
-        }
-        env.pop("COMPOSE_FILE", None)
-        env.pop("COMPOSE_PROJECT_NAME", None)
+        # Only what Compose needs to reach the engine: `${VAR}` in a student's file must not
+        # read the grader's environment (tokens, paths, CI secrets).
+        env = {k: v for k, v in os.environ.items() if k in _KEPT_ENV or k.startswith("DOCKER_")}
+        env.update(COMPOSE_ANSI="never", BUILDKIT_PROGRESS="plain", DOCKER_CLI_HINTS="false")
         posix = hasattr(os, "killpg")
         try:
             proc = subprocess.Popen(
@@ -162,8 +162,16 @@ def find_compose_file(directory: Path) -> Path | None:
     return None
 
 
-def normalize(cli: ComposeCLI, compose_file: Path, project: str, timeout: float = 60.0) -> dict[str, Any]:
-    """The canonical model of a submission's Compose file, as ``docker compose config`` sees it."""
+def normalize(
+    cli: ComposeCLI, compose_file: Path, project: str, timeout: float = 60.0, root: Path | None = None
+) -> dict[str, Any]:
+    """The canonical model of a submission's Compose file, as ``docker compose config`` sees it.
+
+    With ``root``, the files the Compose file pulls in (include, extends, env_file) are checked
+    to lie inside it first: ``config`` would read them into the model.
+    """
+    if root is not None:
+        enforce_file_references(compose_file, root)
     result = cli.run(
         ["-f", str(compose_file), "-p", project, "config", "--format", "json"],
         timeout=timeout,

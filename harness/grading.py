@@ -91,7 +91,13 @@ class Grading:
                         "Aucun fichier Compose (compose.yaml ou docker-compose.yml) dans « {folder}/ »."
                     ).format(folder=spec.directory)
                 )
-            model = normalize(self.cli, compose_file, name, timeout=self.assignment.limits.command_timeout_s)
+            model = normalize(
+                self.cli,
+                compose_file,
+                name,
+                timeout=self.assignment.limits.command_timeout_s,
+                root=self.submission,
+            )
         return ComposeProject(
             name=name,
             source_model=model,

@@ -10,6 +10,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from .errors import PolicyViolation
 from .i18n import _
 
@@ -94,6 +96,57 @@ def violations(model: dict[str, Any], root: Path) -> Iterator[str]:
                 yield _("{kind} « {name} » : le fichier « {file} » sort de la remise.").format(
                     kind=kind, name=name, file=file
                 )
+
+
+def _referenced_files(raw: dict[str, Any]) -> Iterator[tuple[str, str]]:
+    """(where, path) for every file a raw Compose file makes ``config`` read."""
+
+    def paths(value: Any) -> Iterator[str]:
+        for item in value if isinstance(value, list) else [value]:
+            found = item.get("path", "") if isinstance(item, dict) else item
+            if isinstance(found, list):
+                yield from (str(i) for i in found)
+            elif found:
+                yield str(found)
+
+    for entry in raw.get("include") or []:
+        yield from (("include", p) for p in paths(entry))
+        if isinstance(entry, dict) and entry.get("env_file"):
+            yield from (("include.env_file", p) for p in paths(entry["env_file"]))
+    for name, service in (raw.get("services") or {}).items():
+        if not isinstance(service, dict):
+            continue
+        extends = service.get("extends")
+        if isinstance(extends, dict) and extends.get("file"):
+            yield f"{name}.extends.file", str(extends["file"])
+        if service.get("env_file"):
+            yield from ((f"{name}.env_file", p) for p in paths(service["env_file"]))
+
+
+def enforce_file_references(compose_file: Path, root: Path) -> None:
+    """Refuse a Compose file that makes ``config`` read files outside the submission.
+
+    Checked on the raw file, before ``config`` reads (and inlines) them. A malformed file is
+    left to ``config``, which says what is wrong with it.
+    """
+    try:
+        raw = yaml.safe_load(compose_file.read_text(encoding="utf-8", errors="replace"))
+    except yaml.YAMLError:
+        return
+    if not isinstance(raw, dict):
+        return
+    found = [
+        _("« {where}: {path} » désigne un fichier hors de la remise (ou une variable).").format(
+            where=where, path=path
+        )
+        for where, path in _referenced_files(raw)
+        if "$" in path or not _inside(str(compose_file.parent / path), root)
+    ]
+    if found:
+        raise PolicyViolation(
+            _("La remise demande ce que le bac à sable refuse ; rien n'a été lancé."),
+            details="\n".join(f"- {line}" for line in found),
+        )
 
 
 def enforce(model: dict[str, Any], root: Path) -> None:

@@ -6,7 +6,7 @@ from typing import Any
 import pytest
 
 from harness.errors import PolicyViolation
-from harness.policy import enforce, violations
+from harness.policy import enforce, enforce_file_references, violations
 
 ROOT = Path("/sub/alice")
 
@@ -85,3 +85,36 @@ def test_enforce_lists_every_violation_at_once() -> None:
         enforce(_model(privileged=True, pid="host"), ROOT)
     assert "privileged" in caught.value.details
     assert "pid: host" in caught.value.details
+
+
+@pytest.mark.parametrize(
+    "compose",
+    [
+        "include:\n  - ../../outside/compose.yaml\nservices: {}\n",
+        "include:\n  - path: [/etc/compose.yaml]\nservices: {}\n",
+        "services:\n  a:\n    image: x\n    env_file: /etc/environment\n",
+        "services:\n  a:\n    image: x\n    env_file:\n      - path: ../../.env\n",
+        "services:\n  a:\n    extends:\n      file: /home/prof/compose.yaml\n      service: b\n",
+        "services:\n  a:\n    image: x\n    env_file: ${HOME}/.env\n",
+    ],
+)
+def test_files_pulled_in_from_outside_are_refused_before_config_reads_them(
+    tmp_path: Path, compose: str
+) -> None:
+    root = tmp_path / "sub"
+    (root / "etudiants").mkdir(parents=True)
+    compose_file = root / "etudiants" / "compose.yaml"
+    compose_file.write_text(compose)
+    with pytest.raises(PolicyViolation, match="rien n'a été lancé") as caught:
+        enforce_file_references(compose_file, root)
+    assert "hors de la remise" in caught.value.details
+
+
+def test_files_pulled_in_from_inside_are_fine(tmp_path: Path) -> None:
+    root = tmp_path / "sub"
+    (root / "etudiants").mkdir(parents=True)
+    compose_file = root / "etudiants" / "compose.yaml"
+    compose_file.write_text(
+        "include:\n  - base.yaml\nservices:\n  a:\n    image: x\n    env_file: [.env, ../commun.env]\n"
+    )
+    enforce_file_references(compose_file, root)
