@@ -23,6 +23,7 @@ from harness.errors import GraderError, InfrastructureError
 from harness.grading import FACTS_FILE
 from harness.i18n import _, set_language
 from harness.intake import is_submission, submission_name
+from harness.report.changes import write_csv as write_changes
 from harness.report.gradebook import render_table, write_csv
 from harness.results import CheckResult, SubmissionResult
 from harness.runner import GradeOptions, Runner
@@ -53,6 +54,9 @@ def _parser() -> argparse.ArgumentParser:
     grade.add_argument("--assignment", default="cours2")
     grade.add_argument("--jobs", type=int, default=max(1, (os.cpu_count() or 2) // 2))
     grade.add_argument("--only", action="append", default=[], metavar="ID", help="grade only this check")
+    grade.add_argument(
+        "--regrade", action="store_true", help="grade again what is already graded; write changes.csv"
+    )
 
     reference = sub.add_parser("reference", parents=[common], help="the instructor's reference solution")
     reference_sub = reference.add_subparsers(dest="reference_command", required=True)
@@ -142,7 +146,20 @@ def cmd_grade(args: argparse.Namespace, docker: DockerAPI) -> int:
         print(f"  {result.submission}: {result.status} {score} ({result.duration_s:.0f} s)", flush=True)
 
     pairs = [(source.resolve(), args.out / submission_name(source)) for source in sources]
-    results = runner.grade_many(pairs, jobs=args.jobs, on_done=done)
+    todo, reused, previous = runner.plan(pairs, regrade=args.regrade)
+    if reused:
+        print(
+            _("{n} remises déjà corrigées, résultats réutilisés (--regrade pour tout refaire).").format(
+                n=len(reused)
+            )
+        )
+    graded = runner.grade_many(todo, jobs=args.jobs, on_done=done)
+    results = reused + graded
+    if previous:
+        moved = write_changes(previous, graded, args.out / "changes.csv")
+        print(
+            _("{n} notes de vérification ont changé : {path}").format(n=moved, path=args.out / "changes.csv")
+        )
     write_csv(results, assignment, args.out / "gradebook.csv")
     print()
     print(render_table(results, assignment))

@@ -55,6 +55,8 @@ class SubmissionResult:
     #: The grading as a whole failed for the grader's or the machine's reasons.
     infrastructure_error: bool = False
     run_id: str = ""
+    #: Submission content, assignment and grader version this result was computed from.
+    key: str = ""
     language: str = "fr"
     grader_version: str = ""
     duration_s: float = 0.0
@@ -84,6 +86,7 @@ class SubmissionResult:
             "status": self.status,
             "message": self.message,
             "run_id": self.run_id,
+            "key": self.key,
             "language": self.language,
             "grader_version": self.grader_version,
             "duration_s": round(self.duration_s, 3),
@@ -101,6 +104,7 @@ class SubmissionResult:
             infrastructure_error=data.get("status") == "error"
             and not any(c.status == "error" for c in checks),
             run_id=str(data.get("run_id", "")),
+            key=str(data.get("key", "")),
             language=str(data.get("language", "fr")),
             grader_version=str(data.get("grader_version", "")),
             duration_s=float(data.get("duration_s", 0.0)),

@@ -25,6 +25,7 @@ from . import __version__
 from .assignment import Assignment, checks_root
 from .docker_api import DockerAPI
 from .errors import GraderError, IntakeError
+from .fingerprint import result_key
 from .i18n import _
 from .intake import intake, submission_name
 from .results import CheckResult, CheckStatus, SubmissionResult
@@ -63,6 +64,7 @@ class Runner:
         """Grade ``source``; write ``out_dir/result.json`` and ``out_dir/grading.log``."""
         run_id = new_run_id()
         name = submission_name(source)
+        key = self.key(source)
         out_dir.mkdir(parents=True, exist_ok=True)
         result_path = out_dir / "result.json"
         result_path.unlink(missing_ok=True)
@@ -76,8 +78,37 @@ class Runner:
             else:
                 result = self._run_checks(root, name, run_id, Path(tmp), result_path, out_dir / "grading.log")
         result.duration_s = time.monotonic() - started
+        result.key = key
         result.write(result_path)
         return result
+
+    def key(self, source: Path) -> str:
+        """What a result of ``source`` depends on: content, assignment, grader, and these options."""
+        key = result_key(source, self.assignment)
+        if self.options.only:
+            key += "-only:" + ",".join(sorted(self.options.only))
+        return key + ("-visible" if self.options.visibility == "visible" else "")
+
+    def plan(
+        self, pairs: Sequence[tuple[Path, Path]], *, regrade: bool = False
+    ) -> tuple[list[tuple[Path, Path]], list[SubmissionResult], dict[str, SubmissionResult]]:
+        """Split a class into (to grade, reused results, previous results of those to grade).
+
+        A result is reused when it was graded (not ``error``) from the same key; ``regrade``
+        grades everything again. Previous results let the caller say what changed.
+        """
+        todo: list[tuple[Path, Path]] = []
+        reused: list[SubmissionResult] = []
+        previous: dict[str, SubmissionResult] = {}
+        for source, out_dir in pairs:
+            old = _read_result(out_dir / "result.json")
+            if old is not None and not regrade and old.status == "graded" and old.key == self.key(source):
+                reused.append(old)
+                continue
+            if old is not None:
+                previous[old.submission] = old
+            todo.append((source, out_dir))
+        return todo, reused, previous
 
     def _every_check(self, name: str, run_id: str, status: CheckStatus, reason: str) -> SubmissionResult:
         """A result where every selected check has ``status`` for one ``reason``."""
@@ -225,6 +256,13 @@ class Runner:
             raise
         pool.shutdown(wait=True)
         return results
+
+
+def _read_result(path: Path) -> SubmissionResult | None:
+    try:
+        return SubmissionResult.read(path)
+    except (OSError, ValueError, KeyError):
+        return None  # absent, or cut short by a killed run: grade again
 
 
 def stop_grading(proc: subprocess.Popen[bytes]) -> None:
