@@ -56,4 +56,4 @@ def _nothing_left_behind(request: pytest.FixtureRequest) -> Iterator[None]:
 
 
 # tests/assignments/ holds checks of test-only assignments: graded by the runner, never collected here.
-collect_ignore_glob = ["tests/assignments/*"]
+collect_ignore_glob = ["tests/assignments/*", "tests/hostile/cases/*"]

@@ -1,0 +1,146 @@
+"""Hostile and broken submissions, graded for real in one batch beside good ones.
+
+For every case: the batch completes, the case gets its expected status with a clear
+feedback sentence, the good submissions' scores are what they are alone, and nothing
+labelled by the grader remains.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import threading
+import zipfile
+from pathlib import Path
+
+import pytest
+import yaml
+
+from harness.docker_api import DockerAPI
+
+from ..integration.conftest import ASSIGNMENTS, ROOT, run_grader
+
+pytestmark = pytest.mark.docker
+HERE = Path(__file__).parent
+HOSTILE = str(ASSIGNMENTS / "hostile")
+PWNED = Path("/tmp/grader-hostile-pwned")
+LOG_LIMIT = 3 * 1024 * 1024  # the sandbox caps container logs at 1 MiB; json framing adds a little
+
+
+def _make_generated_cases(root: Path) -> None:
+    good = HERE / "cases" / "good"
+    big = root / "huge-context"
+    shutil.copytree(good, big)
+    with (big / "app" / "enorme.bin").open("wb") as handle:  # 2 GB, sparse: no disk is used
+        handle.truncate(2 * 1024**3)
+    with zipfile.ZipFile(root / "zip-slip.zip", "w") as archive:
+        archive.writestr("app/compose.yaml", "services: {}\n")
+        archive.writestr("../../../../tmp/grader-zip-slip.txt", "x")
+    with zipfile.ZipFile(root / "zip-absolute.zip", "w") as archive:
+        archive.writestr("/tmp/grader-zip-absolute.txt", "x")
+    for name, target in (
+        ("symlink-passwd", "/etc/passwd"),
+        ("symlink-grader", "../../../../../harness/plugin.py"),
+    ):
+        shutil.copytree(good, root / name)
+        (root / name / "app" / "files" / "lien").symlink_to(target)
+    (root / "empty").mkdir()
+    hijack = root / "pytest-hijack"
+    shutil.copytree(good, hijack)
+    payload = f"open({str(PWNED)!r}, 'w').write('owned')\n"
+    (hijack / "conftest.py").write_text(payload)
+    (hijack / "pytest.ini").write_text("[pytest]\naddopts = -p conftest --grader-visibility all -x\n")
+    (hijack / "pyproject.toml").write_text("[tool.pytest.ini_options]\naddopts = '-p conftest'\n")
+    (hijack / "pytest.py").write_text(payload)
+    (hijack / "harness").mkdir()
+    (hijack / "harness" / "__init__.py").write_text(payload)
+
+
+@pytest.fixture(scope="module")
+def graded(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, int]]:
+    """The whole class graded once with --jobs 2; also the largest log file seen while it ran."""
+    root = tmp_path_factory.mktemp("hostile")
+    batch = root / "batch"
+    shutil.copytree(HERE / "cases", batch)
+    _make_generated_cases(batch)
+    PWNED.unlink(missing_ok=True)
+    api = DockerAPI()
+    largest = {"log_bytes": 0}
+    stop = threading.Event()
+
+    def watch_logs() -> None:
+        while not stop.wait(0.5):
+            for summary in api.client.api.containers(filters={"label": "hostile.case=log-flood"}):
+                try:
+                    path = api.inspect_container(summary["Id"]).get("LogPath") or ""
+                    largest["log_bytes"] = max(largest["log_bytes"], Path(path).stat().st_size)
+                except Exception:
+                    continue
+
+    watcher = threading.Thread(target=watch_logs)
+    watcher.start()
+    try:
+        done = run_grader(
+            "grade", str(batch), "--out", str(root / "out"), "--jobs", "2", "--assignment", HOSTILE
+        )
+    finally:
+        stop.set()
+        watcher.join()
+    assert done.returncode == 0, done.stdout + done.stderr
+    return root / "out", largest
+
+
+def _check(out: Path, name: str) -> dict[str, object]:
+    data = json.loads((out / name / "result.json").read_text(encoding="utf-8"))
+    assert data["status"] == "graded", (name, data)
+    (check,) = data["checks"]
+    return check  # type: ignore[no-any-return]
+
+
+EXPECTED = yaml.safe_load((HERE / "expected.yaml").read_text(encoding="utf-8"))
+
+
+@pytest.mark.parametrize("case", sorted(EXPECTED))
+def test_each_case_gets_its_status_and_a_clear_sentence(
+    graded: tuple[Path, dict[str, int]], case: str
+) -> None:
+    out, _ = graded
+    check = _check(out, case)
+    expected = EXPECTED[case]
+    assert check["status"] == expected["status"], check
+    if "says" in expected:
+        feedback = str(check["feedback"])
+        assert expected["says"] in feedback, feedback
+        assert 0 < len(feedback.splitlines()[0]) <= 300, "the first line is one sentence"
+
+
+def test_the_submission_never_configured_pytest_or_ran_on_the_host(
+    graded: tuple[Path, dict[str, int]],
+) -> None:
+    assert not PWNED.exists(), "a conftest.py, ini file or module of the submission was loaded"
+    assert not Path("/tmp/grader-zip-slip.txt").exists()
+    assert not Path("/tmp/grader-zip-absolute.txt").exists()
+
+
+def test_a_flooding_container_log_stays_capped(graded: tuple[Path, dict[str, int]]) -> None:
+    _, largest = graded
+    assert 0 < largest["log_bytes"] <= LOG_LIMIT, largest
+
+
+def test_good_submissions_score_as_they_do_alone(graded: tuple[Path, dict[str, int]], tmp_path: Path) -> None:
+    out, _ = graded
+    alone = run_grader("check", str(HERE / "cases" / "good"), "--assignment", HOSTILE, "--out", str(tmp_path))
+    assert alone.returncode == 0, alone.stdout + alone.stderr
+    solo = json.loads((tmp_path / "result.json").read_text(encoding="utf-8"))["score"]
+    for name in ("good", "good-twin", "pytest-hijack"):
+        assert json.loads((out / name / "result.json").read_text(encoding="utf-8"))["score"] == solo == 1
+
+
+def test_nothing_labelled_remains_after_the_batch(
+    graded: tuple[Path, dict[str, int]], docker_api: DockerAPI
+) -> None:
+    assert not docker_api.leftovers()
+
+
+def test_the_batch_left_the_repository_untouched(graded: tuple[Path, dict[str, int]]) -> None:
+    assert (ROOT / "harness" / "plugin.py").is_file()
