@@ -24,6 +24,8 @@ def _docker_available() -> str:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    # A test that restarts the daemon runs last, so that nothing else runs while it is down.
+    items.sort(key=lambda item: item.get_closest_marker("restarts_daemon") is not None)
     if not any(item.get_closest_marker("docker") for item in items):
         return
     problem = _docker_available()
@@ -38,8 +40,10 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 
 @pytest.fixture(scope="session")
-def docker_api() -> DockerAPI:
-    return DockerAPI()
+def docker_api() -> Iterator[DockerAPI]:
+    api = DockerAPI()
+    yield api
+    api.close()
 
 
 @pytest.fixture(autouse=True)
@@ -49,10 +53,13 @@ def _nothing_left_behind(request: pytest.FixtureRequest) -> Iterator[None]:
     if request.node.get_closest_marker("docker") is None:
         return
     api = DockerAPI()
-    left = api.leftovers()
-    if left:
-        api.sweep()
-        pytest.fail(f"the test left Docker objects labelled grader.run behind: {left}")
+    try:
+        left = api.leftovers()
+        if left:
+            api.sweep()
+            pytest.fail(f"the test left Docker objects labelled grader.run behind: {left}")
+    finally:
+        api.close()
 
 
 # tests/assignments/ holds checks of test-only assignments: graded by the runner, never collected here.

@@ -122,6 +122,12 @@ class DockerAPI:
                 self._client = docker.from_env(timeout=self._timeout)
         return self._client
 
+    def close(self) -> None:
+        """Close the connections to the engine (a client is reopened on the next call)."""
+        if self._client is not None:
+            self._client.close()
+            self._client = None
+
     @_boundary
     def ping(self) -> None:
         self.client.ping()

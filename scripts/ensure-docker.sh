@@ -25,6 +25,10 @@ if ! timeout 10 docker info >/dev/null 2>&1; then
   fi
   if ! timeout 10 docker info >/dev/null 2>&1; then
     is_root || die "no Docker daemon answers and starting one needs root: start Docker and run again."
+    # A daemon still shutting down holds the pid file: wait for it; a stale pid file is removed.
+    for _ in $(seq 1 60); do pgrep -x dockerd >/dev/null || break; sleep 1; done
+    pgrep -x dockerd >/dev/null && die "a dockerd is running but does not answer: stop it and run again."
+    rm -f /var/run/docker.pid
     log "starting dockerd (log: /var/log/dockerd.log)"
     nohup setsid dockerd >/var/log/dockerd.log 2>&1 </dev/null &
     for _ in $(seq 1 60); do

@@ -67,3 +67,16 @@ def test_a_batch_mixes_archive_formats_and_survives_a_refused_one(tmp_path: Path
     refused = _result(tmp_path / "out", "xavier")
     assert refused["status"] == "graded"
     assert all(c["status"] == "failed" and "sort de la remise" in c["feedback"] for c in refused["checks"])  # type: ignore[attr-defined]
+
+
+def test_grading_the_same_submission_five_times_gives_the_same_score(tmp_path: Path) -> None:
+    """jules exercises the build cache, the check most exposed to state left by earlier gradings."""
+    batch = tmp_path / "batch"
+    for index in range(5):
+        shutil.copytree(SUBMISSIONS / "jules", batch / f"jules-{index}")
+    done = run_grader("grade", str(batch), "--out", str(tmp_path / "out"), "--jobs", "2", timeout=3000)
+    assert done.returncode == 0, done.stdout + done.stderr
+    outcomes = {json.dumps(_statuses(tmp_path / "out", f"jules-{i}"), sort_keys=True) for i in range(5)}
+    scores = {_result(tmp_path / "out", f"jules-{i}")["score"] for i in range(5)}
+    assert len(outcomes) == 1, outcomes
+    assert len(scores) == 1, scores

@@ -1,0 +1,115 @@
+"""Batches interrupted by the user or by the engine end cleanly, and a rerun finishes them."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from harness.docker_api import RUN_LABEL, DockerAPI
+from harness.errors import InfrastructureError
+
+from ..integration.conftest import ASSIGNMENTS, GRADER, ROOT, run_grader
+
+pytestmark = pytest.mark.docker
+CASES = Path(__file__).parent / "cases"
+HOSTILE = str(ASSIGNMENTS / "hostile")
+
+
+def _class(root: Path, cases: dict[str, str]) -> Path:
+    batch = root / "batch"
+    for name, case in cases.items():
+        shutil.copytree(CASES / case, batch / name)
+    return batch
+
+
+def _start(batch: Path, out: Path, jobs: int) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [*GRADER, "grade", str(batch), "--out", str(out), "--jobs", str(jobs), "--assignment", HOSTILE],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
+
+
+def _wait_until(condition: Callable[[], bool], proc: subprocess.Popen[str], timeout: float = 240) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert proc.poll() is None, f"the batch ended too early: {proc.communicate()}"
+        assert time.monotonic() < deadline, "timed out waiting"
+        time.sleep(0.3)
+
+
+def _running(api: DockerAPI) -> int:
+    return len(api.client.api.containers(filters={"label": RUN_LABEL, "status": "running"}))
+
+
+def _status(out: Path, name: str) -> str:
+    return str(json.loads((out / name / "result.json").read_text(encoding="utf-8"))["status"])
+
+
+def test_ctrl_c_mid_batch_cleans_up_and_a_rerun_grades_only_the_rest(
+    tmp_path: Path, docker_api: DockerAPI
+) -> None:
+    batch = _class(
+        tmp_path, {"a-good": "good", "b-good": "good-twin", "c-bomb": "fork-bomb", "d-bomb": "fork-bomb"}
+    )
+    out = tmp_path / "out"
+    proc = _start(batch, out, jobs=1)
+    _wait_until(lambda: (out / "b-good" / "result.json").is_file() and _running(docker_api) > 0, proc)
+    os.killpg(proc.pid, signal.SIGINT)
+    output, _ = proc.communicate(timeout=180)
+    assert proc.returncode == 130, output
+    assert not docker_api.leftovers(), "Ctrl-C leaves nothing behind"
+    again = run_grader("grade", str(batch), "--out", str(out), "--jobs", "2", "--assignment", HOSTILE)
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert "2 remises déjà corrigées" in again.stdout, again.stdout
+    assert "a-good:" not in again.stdout, "a finished submission is not graded again"
+    assert {_status(out, n) for n in ("a-good", "b-good", "c-bomb", "d-bomb")} == {"graded"}
+
+
+def _restart_daemon() -> None:
+    subprocess.run(["bash", str(ROOT / "scripts" / "ensure-docker.sh")], check=True, timeout=180)
+
+
+@pytest.mark.restarts_daemon
+def test_the_daemon_stopping_mid_batch_is_an_error_never_a_zero(tmp_path: Path) -> None:
+    if os.geteuid() != 0 or not shutil.which("dockerd"):
+        pytest.skip("stopping and starting the Docker daemon needs root and a local dockerd")
+    api = DockerAPI()
+    batch = _class(tmp_path, {"a-bomb": "fork-bomb", "b-bomb": "fork-bomb"})
+    out = tmp_path / "out"
+    proc = _start(batch, out, jobs=2)
+    try:
+        _wait_until(lambda: _running(api) == 2, proc)
+        subprocess.run(["pkill", "-TERM", "-x", "dockerd"], check=True)
+        api.close()
+        output, _ = proc.communicate(timeout=300)
+    finally:
+        _restart_daemon()
+    assert proc.returncode == 2, output
+    for name in ("a-bomb", "b-bomb"):
+        result = json.loads((out / name / "result.json").read_text(encoding="utf-8"))
+        assert result["status"] == "error", result
+        assert [c["status"] for c in result["checks"]] == ["error"], "never silently a zero"
+    again = run_grader("grade", str(batch), "--out", str(out), "--jobs", "2", "--assignment", HOSTILE)
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert {_status(out, n) for n in ("a-bomb", "b-bomb")} == {"graded"}, "the next run regrades them"
+    cleaned = run_grader("clean")
+    assert cleaned.returncode == 0, cleaned.stdout + cleaned.stderr
+    api.close()  # its connections died with the daemon
+    try:
+        assert not api.leftovers()
+    except InfrastructureError:
+        pytest.fail("the daemon did not come back")
+    finally:
+        api.close()
