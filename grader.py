@@ -87,12 +87,16 @@ def _load(name: str) -> Assignment:
     return load_assignment(find_assignment(name))
 
 
+def _print_check(item: CheckResult) -> None:
+    print(f"  {_MARKS[item.status]} {item.id:<34} {item.score:g}/{item.max_score:g}", flush=True)
+    if item.feedback:
+        for line in item.feedback.splitlines():
+            print(f"      {line}", flush=True)
+
+
 def _print_result(result: SubmissionResult) -> None:
     for item in result.checks:
-        print(f"  {_MARKS[item.status]} {item.id:<34} {item.score:g}/{item.max_score:g}")
-        if item.status != "passed" and item.feedback:
-            for line in item.feedback.splitlines():
-                print(f"      {line}")
+        _print_check(item)
     if result.message and not result.checks:
         print(f"  ! {result.message}")
 
@@ -115,10 +119,18 @@ def cmd_check(args: argparse.Namespace, docker: DockerAPI) -> int:
     print(
         _("Correction de {path} ({assignment})…").format(path=args.path, assignment=assignment.id), flush=True
     )
+    shown: set[str] = set()
+
+    def show(check: CheckResult) -> None:
+        shown.add(check.id)
+        _print_check(check)
+
     with tempfile.TemporaryDirectory(prefix="grader-check-") as tmp:
         out = args.out or Path(tmp)
-        result = runner.grade(args.path.resolve(), out)
-    _print_result(result)
+        result = runner.grade(args.path.resolve(), out, on_check=show)
+    for check in result.checks:  # what the grading could not report live (refused intake, crash)
+        if check.id not in shown:
+            _print_check(check)
     hidden = 0 if args.all else sum(1 for c in assignment.checks.values() if c.visibility == "hidden")
     print(_("Note : {score}/{max}").format(score=f"{result.score:g}", max=f"{result.max_score:g}"))
     print(_check_summary(result.checks, hidden))

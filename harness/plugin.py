@@ -6,6 +6,7 @@ rootdir, so nothing in the submission configures pytest or runs on the host.
 
 from __future__ import annotations
 
+import json
 import signal
 import time
 from collections.abc import Callable, Generator
@@ -42,6 +43,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--grader-visibility", default="all", choices=("visible", "all"))
     group.addoption("--grader-only", action="append", default=[], help="run only this check id")
     group.addoption("--grader-record", help="record the reference's facts into this file")
+    group.addoption("--grader-progress", help="append each finished check to this file (JSON lines)")
 
 
 def _raise_interrupt(signum: int, frame: object) -> None:
@@ -68,6 +70,9 @@ class GraderPlugin:
         self.record_path = Path(record) if record else None
         if self.record_path is not None:
             self.session_grading.recorded = {}
+        progress = opt("grader_progress")
+        self.progress_path = Path(progress) if progress else None
+        self._node_ids: dict[str, str] = {}
         self.results: dict[str, CheckResult] = {}
         self.selected: list[str] = []
         self.fatal = ""
@@ -100,6 +105,7 @@ class GraderPlugin:
         keep.sort(key=lambda item: order[ids[item.nodeid]])  # assignment.yaml's order, not the files'
         items[:] = keep
         self.selected = [ids[item.nodeid] for item in keep]
+        self._node_ids = {item.nodeid: ids[item.nodeid] for item in keep}
 
     def _check_ids(self, items: list[pytest.Item]) -> dict[str, str]:
         ids: dict[str, str] = {}
@@ -131,6 +137,15 @@ class GraderPlugin:
         return self.session_grading
 
     # -- outcomes --------------------------------------------------------------------
+
+    def pytest_runtest_logfinish(self, nodeid: str, location: tuple[str, int | None, str]) -> None:
+        """A check is final once torn down: tell whoever follows the grading live."""
+        check_id = self._node_ids.get(nodeid)
+        result = self.results.get(check_id or "")
+        if self.progress_path is None or result is None:
+            return
+        with self.progress_path.open("a", encoding="utf-8") as handle:
+            handle.write(json.dumps(result.to_dict(), ensure_ascii=False) + "\n")
 
     def pytest_runtest_setup(self, item: pytest.Item) -> None:
         marker = item.get_closest_marker(MARKER)

@@ -8,6 +8,7 @@ down), and the runner sweeps the run's label once more in any case.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import secrets
 import signal
@@ -60,8 +61,13 @@ class Runner:
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _stopping: threading.Event = field(default_factory=threading.Event)
 
-    def grade(self, source: Path, out_dir: Path) -> SubmissionResult:
-        """Grade ``source``; write ``out_dir/result.json`` and ``out_dir/grading.log``."""
+    def grade(
+        self, source: Path, out_dir: Path, on_check: Callable[[CheckResult], None] | None = None
+    ) -> SubmissionResult:
+        """Grade ``source``; write ``out_dir/result.json`` and ``out_dir/grading.log``.
+
+        ``on_check`` is called with each check's result as soon as it is known.
+        """
         run_id = new_run_id()
         name = submission_name(source)
         key = self.key(source)
@@ -76,7 +82,9 @@ class Runner:
             except IntakeError as exc:
                 result = self._every_check(name, run_id, "failed", str(exc))
             else:
-                result = self._run_checks(root, name, run_id, Path(tmp), result_path, out_dir / "grading.log")
+                result = self._run_checks(
+                    root, name, run_id, Path(tmp), result_path, out_dir / "grading.log", on_check
+                )
         result.duration_s = time.monotonic() - started
         result.key = key
         result.write(result_path)
@@ -156,6 +164,7 @@ class Runner:
             "--grader-result", str(result_path),
             "--grader-run-id", run_id,
             "--grader-workdir", str(workdir / "work"),
+            "--grader-progress", str(workdir / "progress.jsonl"),
             "--grader-lang", self.options.language,
             "--grader-visibility", self.options.visibility,
         ]  # fmt: skip
@@ -166,7 +175,14 @@ class Runner:
         return command
 
     def _run_checks(
-        self, root: Path, name: str, run_id: str, workdir: Path, result_path: Path, log_path: Path
+        self,
+        root: Path,
+        name: str,
+        run_id: str,
+        workdir: Path,
+        result_path: Path,
+        log_path: Path,
+        on_check: Callable[[CheckResult], None] | None = None,
     ) -> SubmissionResult:
         env = {k: v for k, v in os.environ.items() if k not in _SCRUBBED_ENV}
         env["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"
@@ -186,11 +202,19 @@ class Runner:
                 )
                 with self._lock:
                     self._live[run_id] = proc
-                try:
-                    proc.wait(timeout=self.assignment.limits.submission_timeout_s)
-                except subprocess.TimeoutExpired:
-                    timed_out = True
-                    stop_grading(proc)
+                progress = _Progress(workdir / "progress.jsonl", on_check)
+                deadline = time.monotonic() + self.assignment.limits.submission_timeout_s
+                while True:
+                    try:
+                        proc.wait(timeout=0.2)
+                        break
+                    except subprocess.TimeoutExpired:
+                        progress.relay()
+                        if time.monotonic() > deadline:
+                            timed_out = True
+                            stop_grading(proc)
+                            break
+                progress.relay()
         finally:
             with self._lock:
                 self._live.pop(run_id, None)
@@ -256,6 +280,26 @@ class Runner:
             raise
         pool.shutdown(wait=True)
         return results
+
+
+@dataclass
+class _Progress:
+    """Follows a grading's progress file and hands each new check result on."""
+
+    path: Path
+    on_check: Callable[[CheckResult], None] | None
+    offset: int = 0
+
+    def relay(self) -> None:
+        if self.on_check is None or not self.path.is_file():
+            return
+        with self.path.open("rb") as handle:
+            handle.seek(self.offset)
+            data = handle.read()
+        complete = data[: data.rfind(b"\n") + 1]  # a line being written waits for the next look
+        self.offset += len(complete)
+        for line in complete.decode("utf-8").splitlines():
+            self.on_check(CheckResult.from_dict(json.loads(line)))
 
 
 def _read_result(path: Path) -> SubmissionResult | None:

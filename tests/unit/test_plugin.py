@@ -108,3 +108,13 @@ def test_an_inconsistent_assignment_is_an_error_not_a_zero(tmp_path: Path, hosti
     result = runner.grade(hostile_submission, tmp_path / "out")
     assert result.status == "error"
     assert "missing from assignment.yaml" in result.message
+
+
+def test_each_check_is_handed_on_as_soon_as_it_is_known(hostile_submission: Path, tmp_path: Path) -> None:
+    seen: list[tuple[str, str]] = []
+    docker = FakeDocker()
+    runner = Runner(load_assignment(FAKE), GradeOptions(visibility="all"), docker)  # type: ignore[arg-type]
+    result = runner.grade(
+        hostile_submission, tmp_path / "out", on_check=lambda c: seen.append((c.id, c.status))
+    )
+    assert seen == [(c.id, c.status) for c in result.checks]
