@@ -103,9 +103,9 @@ e build -q
 e up -d --wait >/dev/null 2>&1
 aport=$(port_of "$p-etudiants" api 8080)
 wait_http "http://127.0.0.1:$aport/etudiants"
-docker run --rm --dns 127.0.0.1 --network cours2 debian:bookworm-slim getent hosts mysql >/dev/null
+docker run --rm --dns 127.0.0.1 --dns-opt timeout:1 --dns-opt attempts:1 --network cours2 debian:bookworm-slim getent hosts mysql >/dev/null
 docker network create --internal "$p-dehors" >/dev/null
-! docker run --rm --dns 127.0.0.1 --network "$p-dehors" debian:bookworm-slim getent hosts mysql >/dev/null
+! docker run --rm --dns 127.0.0.1 --dns-opt timeout:1 --dns-opt attempts:1 --network "$p-dehors" debian:bookworm-slim getent hosts mysql >/dev/null
 docker network rm "$p-dehors" >/dev/null
 for svc in db api; do docker inspect -f '{{range .Mounts}}{{.Destination}} {{end}}' "$(e ps -q "$svc")" | grep -q /run/secrets/db_password; done
 for svc in db api; do ! docker inspect -f '{{.Config.Env}}' "$(e ps -q "$svc")" | grep -q -e "$pw" -e "$student_pw"; done

@@ -323,13 +323,6 @@ class ComposeProject:
         self._up = False
         self._compose("rm", "--stop", "--force", service, timeout=120)
 
-    def close(self) -> None:
-        """Remove everything of the project, then anything else carrying this run's label."""
-        try:
-            self.down(volumes=True)
-        finally:
-            self.docker.sweep(self.run_id)
-
     # -- readiness -----------------------------------------------------------------
 
     def containers(self) -> list[ContainerState]:

@@ -46,5 +46,6 @@ def assignment_hash(assignment: Assignment) -> str:
     return digest.hexdigest()[:16]
 
 
-def result_key(submission: Path, assignment: Assignment) -> str:
-    return f"{content_hash(submission)}-{assignment_hash(assignment)}-{__version__}"
+def result_key(submission: Path, assignment_key: str) -> str:
+    """``assignment_key`` is :func:`assignment_hash` of the assignment, computed once per batch."""
+    return f"{content_hash(submission)}-{assignment_key}-{__version__}"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -165,8 +166,11 @@ class Grading:
         """Take every stack down, then sweep whatever else carries this run's label."""
         if not self._stacks:
             return  # nothing was started: no need to reach the engine at all
+        projects = [stack.project for stack in self._stacks.values()]
         try:
-            for stack in self._stacks.values():
-                stack.project.down()
+            # The projects are independent: take them down together, not one after the other.
+            with ThreadPoolExecutor(max_workers=len(projects)) as pool:
+                for outcome in [pool.submit(project.down, volumes=True) for project in projects]:
+                    outcome.result()
         finally:
             self.docker.sweep(self.run_id)

@@ -8,6 +8,7 @@ down), and the runner sweeps the run's label once more in any case.
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import os
 import secrets
@@ -26,7 +27,7 @@ from . import __version__
 from .assignment import Assignment, checks_root
 from .docker_api import DockerAPI
 from .errors import GraderError, IntakeError
-from .fingerprint import result_key
+from .fingerprint import assignment_hash, result_key
 from .i18n import _
 from .intake import intake, submission_name
 from .results import CheckResult, CheckStatus, SubmissionResult
@@ -90,9 +91,13 @@ class Runner:
         result.write(result_path)
         return result
 
+    @functools.cached_property
+    def _assignment_key(self) -> str:
+        return assignment_hash(self.assignment)
+
     def key(self, source: Path) -> str:
         """What a result of ``source`` depends on: content, assignment, grader, and these options."""
-        key = result_key(source, self.assignment)
+        key = result_key(source, self._assignment_key)
         if self.options.only:
             key += "-only:" + ",".join(sorted(self.options.only))
         return key + ("-visible" if self.options.visibility == "visible" else "")
