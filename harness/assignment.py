@@ -91,6 +91,8 @@ class Assignment:
     intake: IntakeLimits = field(default_factory=IntakeLimits)
     #: Named numbers the checks compare against (size ratios, memory caps, ...).
     thresholds: dict[str, float] = field(default_factory=dict)
+    #: Sandbox rules this assignment relaxes (``policy: {allow: [...]}``); none by default.
+    policy_allow: frozenset[str] = frozenset()
 
     def threshold(self, name: str) -> float:
         try:
@@ -181,7 +183,18 @@ def load_assignment(directory: Path) -> Assignment:
         limits=_override(Limits(), raw.get("limits"), f"{path}: limits"),
         intake=_override(IntakeLimits(), raw.get("intake"), f"{path}: intake"),
         thresholds=_thresholds(raw.get("thresholds"), path),
+        policy_allow=_policy_allow(raw.get("policy"), path),
     )
+
+
+def _policy_allow(raw: Any, path: Path) -> frozenset[str]:
+    from .policy import RULES  # a local import: policy's translations need not load with assignments
+
+    allow = frozenset(str(rule) for rule in ((raw or {}).get("allow") or []))
+    unknown = sorted(allow - RULES)
+    if unknown:
+        raise SpecError(f"{path}: policy.allow names unknown rules {unknown}; known: {sorted(RULES)}.")
+    return allow
 
 
 def _thresholds(raw: Any, path: Path) -> dict[str, float]:

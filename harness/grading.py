@@ -98,6 +98,7 @@ class Grading:
                 name,
                 timeout=self.assignment.limits.command_timeout_s,
                 root=self.submission,
+                policy_allow=self.assignment.policy_allow,
             )
         return ComposeProject(
             name=name,
@@ -109,6 +110,7 @@ class Grading:
             cli=self.cli,
             docker=self.docker,
             http_ports=spec.http_ports,
+            policy_allow=self.assignment.policy_allow,
         )
 
     def custom_stack(self, key: str, model: dict[str, Any], http_ports: tuple[int, ...] = ()) -> Stack:

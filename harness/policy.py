@@ -28,73 +28,116 @@ def _inside(path: str, root: Path) -> bool:
     return True
 
 
-def violations(model: dict[str, Any], root: Path) -> Iterator[str]:
-    """Every reason to refuse ``model``, as a sentence for the student; ``root`` is the submission."""
+#: The rules an assignment may relax with ``policy: {allow: [...]}``; all apply by default.
+RULES = frozenset(
+    {"privileged", "cap_add", "devices", "device_cgroup_rules", "volumes_from", "host_namespaces",
+     "security_opt", "bind_outside", "docker_socket", "mount_type", "build_context_outside", "build_host",
+     "external", "volume_driver_opts", "network_driver", "file_outside", "file_reference"}
+)  # fmt: skip
+
+
+def violations(model: dict[str, Any], root: Path) -> Iterator[tuple[str, str]]:
+    """Every reason to refuse ``model``: (rule, a sentence for the student); ``root`` is the submission."""
     for name, service in (model.get("services") or {}).items():
         where = _("service « {service} »").format(service=name)
         for key in _FORBIDDEN_KEYS:
             if service.get(key):
-                yield _("{where} : « {key} » est interdit dans le bac à sable.").format(where=where, key=key)
+                yield (
+                    key,
+                    _("{where} : « {key} » est interdit dans le bac à sable.").format(where=where, key=key),
+                )
         for key in _HOST_MODES:
             value = str(service.get(key) or "")
             # "container:NAME" joins a container outside the project (another grading's); "service:" is fine.
             if value == "host" or value.startswith("container:"):
-                yield _("{where} : « {key}: {value} » est interdit dans le bac à sable.").format(
-                    where=where, key=key, value=value
+                yield (
+                    "host_namespaces",
+                    _("{where} : « {key}: {value} » est interdit dans le bac à sable.").format(
+                        where=where, key=key, value=value
+                    ),
                 )
         for option in service.get("security_opt") or []:
             if "unconfined" in str(option) or "disable" in str(option):
-                yield _("{where} : « security_opt: {value} » désactive le confinement : interdit.").format(
-                    where=where, value=option
+                yield (
+                    "security_opt",
+                    _("{where} : « security_opt: {value} » désactive le confinement : interdit.").format(
+                        where=where, value=option
+                    ),
                 )
         for mount in service.get("volumes") or []:
             source = str(mount.get("source") or "")
-            if mount.get("type") == "bind" and (
-                not _inside(source, root) or any(s in source for s in _DOCKER_SOCKETS)
-            ):
-                yield _(
-                    "{where} : le montage de « {source} » sort de la remise : seuls les dossiers de la "
-                    "remise peuvent être montés."
-                ).format(where=where, source=source)
+            socket = any(s in source for s in _DOCKER_SOCKETS)
+            if mount.get("type") == "bind" and (not _inside(source, root) or socket):
+                yield (
+                    "docker_socket" if socket else "bind_outside",
+                    _(
+                        "{where} : le montage de « {source} » sort de la remise : seuls les dossiers de la "
+                        "remise peuvent être montés."
+                    ).format(where=where, source=source),
+                )
             if mount.get("type") in ("npipe", "cluster"):
-                yield _("{where} : un montage de type « {kind} » est interdit.").format(
-                    where=where, kind=mount.get("type")
+                yield (
+                    "mount_type",
+                    _("{where} : un montage de type « {kind} » est interdit.").format(
+                        where=where, kind=mount.get("type")
+                    ),
                 )
         build = service.get("build") or {}
         if build:
             context = str(build.get("context", ""))
             if "://" in context or not _inside(context, root):
-                yield _("{where} : le contexte de construction « {context} » sort de la remise.").format(
-                    where=where, context=context
+                yield (
+                    "build_context_outside",
+                    _("{where} : le contexte de construction « {context} » sort de la remise.").format(
+                        where=where, context=context
+                    ),
                 )
             if str(build.get("network", "")) == "host" or build.get("privileged"):
-                yield _(
-                    "{where} : la construction demande le réseau de l'hôte ou le mode privilégié."
-                ).format(where=where)
+                yield (
+                    "build_host",
+                    _("{where} : la construction demande le réseau de l'hôte ou le mode privilégié.").format(
+                        where=where
+                    ),
+                )
             for extra in (build.get("additional_contexts") or {}).values():
                 if "://" in str(extra) or not _inside(str(extra), root):
-                    yield _("{where} : le contexte additionnel « {context} » sort de la remise.").format(
-                        where=where, context=extra
+                    yield (
+                        "build_context_outside",
+                        _("{where} : le contexte additionnel « {context} » sort de la remise.").format(
+                            where=where, context=extra
+                        ),
                     )
     for kind in ("networks", "volumes", "secrets", "configs"):
         for name, spec in (model.get(kind) or {}).items():
             spec = spec or {}
             if spec.get("external"):
-                yield _("{kind} « {name} » : « external » est interdit : déclarez-le dans le projet.").format(
-                    kind=kind, name=name
+                yield (
+                    "external",
+                    _("{kind} « {name} » : « external » est interdit : déclarez-le dans le projet.").format(
+                        kind=kind, name=name
+                    ),
                 )
             if kind == "volumes" and spec.get("driver_opts"):
-                yield _("volume « {name} » : « driver_opts » est interdit (montage de l'hôte).").format(
-                    name=name
+                yield (
+                    "volume_driver_opts",
+                    _("volume « {name} » : « driver_opts » est interdit (montage de l'hôte).").format(
+                        name=name
+                    ),
                 )
             if kind == "networks" and spec.get("driver") in ("host", "macvlan", "ipvlan"):
-                yield _("réseau « {name} » : le pilote « {driver} » est interdit.").format(
-                    name=name, driver=spec.get("driver")
+                yield (
+                    "network_driver",
+                    _("réseau « {name} » : le pilote « {driver} » est interdit.").format(
+                        name=name, driver=spec.get("driver")
+                    ),
                 )
             file = spec.get("file")
             if kind in ("secrets", "configs") and file and not _inside(str(file), root):
-                yield _("{kind} « {name} » : le fichier « {file} » sort de la remise.").format(
-                    kind=kind, name=name, file=file
+                yield (
+                    "file_outside",
+                    _("{kind} « {name} » : le fichier « {file} » sort de la remise.").format(
+                        kind=kind, name=name, file=file
+                    ),
                 )
 
 
@@ -123,7 +166,7 @@ def _referenced_files(raw: dict[str, Any]) -> Iterator[tuple[str, str]]:
             yield from ((f"{name}.env_file", p) for p in paths(service["env_file"]))
 
 
-def enforce_file_references(compose_file: Path, root: Path) -> None:
+def enforce_file_references(compose_file: Path, root: Path, allow: frozenset[str] = frozenset()) -> None:
     """Refuse a Compose file that makes ``config`` read files outside the submission.
 
     Checked on the raw file, before ``config`` reads (and inlines) them. A malformed file is
@@ -133,7 +176,7 @@ def enforce_file_references(compose_file: Path, root: Path) -> None:
         raw = yaml.safe_load(compose_file.read_text(encoding="utf-8", errors="replace"))
     except yaml.YAMLError:
         return
-    if not isinstance(raw, dict):
+    if not isinstance(raw, dict) or "file_reference" in allow:
         return
     found = [
         _("« {where}: {path} » désigne un fichier hors de la remise (ou une variable).").format(
@@ -149,9 +192,9 @@ def enforce_file_references(compose_file: Path, root: Path) -> None:
         )
 
 
-def enforce(model: dict[str, Any], root: Path) -> None:
-    """Raise :class:`PolicyViolation` listing every refusal, if there is any."""
-    found = list(violations(model, root))
+def enforce(model: dict[str, Any], root: Path, allow: frozenset[str] = frozenset()) -> None:
+    """Raise :class:`PolicyViolation` listing every refusal not in ``allow``, if there is any."""
+    found = [message for rule, message in violations(model, root) if rule not in allow]
     if found:
         raise PolicyViolation(
             _("La remise demande ce que le bac à sable refuse ; rien n'a été lancé."),

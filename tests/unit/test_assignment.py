@@ -30,6 +30,7 @@ def _write(tmp_path: Path, text: str) -> Path:
         ("id: x\nlimits: {cpus: many}\n", "wrong type"),
         ("id: x\nparts:\n  web: {kind: helm}\n", "kind"),
         ("- not a mapping\n", "mapping"),
+        ("id: x\npolicy: {allow: [everything]}\n", "unknown rules"),
         ("id: [unclosed\n", "cannot read"),
     ],
 )
@@ -46,3 +47,9 @@ def test_an_unknown_assignment_says_where_it_looked() -> None:
 def test_an_unknown_part_is_a_spec_error() -> None:
     with pytest.raises(SpecError, match="no part named"):
         load_assignment(find_assignment("cours2")).part("nope")
+
+
+def test_the_policy_is_strict_unless_the_assignment_relaxes_it(tmp_path: Path) -> None:
+    assert load_assignment(find_assignment("cours2")).policy_allow == frozenset()
+    relaxed = load_assignment(_write(tmp_path, "id: x\npolicy: {allow: [cap_add, external]}\n"))
+    assert relaxed.policy_allow == {"cap_add", "external"}
