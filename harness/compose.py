@@ -32,6 +32,7 @@ from .errors import (
 )
 from .i18n import _
 from .policy import enforce, enforce_file_references
+from .processes import POSIX_GROUPS, stop_group
 from .sandbox import namespace
 
 COMPOSE_FILENAMES = ("compose.yaml", "compose.yml", "docker-compose.yaml", "docker-compose.yml")
@@ -89,7 +90,6 @@ class ComposeCLI:
         # read the grader's environment (tokens, paths, CI secrets).
         env = {k: v for k, v in os.environ.items() if k in _KEPT_ENV or k.startswith("DOCKER_")}
         env.update(COMPOSE_ANSI="never", BUILDKIT_PROGRESS="plain", DOCKER_CLI_HINTS="false")
-        posix = hasattr(os, "killpg")
         try:
             proc = subprocess.Popen(
                 [*self.command, *args],
@@ -98,7 +98,7 @@ class ComposeCLI:
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.STDOUT,
-                start_new_session=posix,
+                start_new_session=POSIX_GROUPS,
             )
         except FileNotFoundError as exc:
             raise ComposeUnavailable(
@@ -107,31 +107,13 @@ class ComposeCLI:
         try:
             out, _err = proc.communicate(timeout=timeout)
         except subprocess.TimeoutExpired:
-            _stop(proc, posix)
+            stop_group(proc, signal.SIGTERM, grace=10.0, kill_grace=5.0)
             out, _err = proc.communicate()
             return CommandResult(proc.returncode, out.decode("utf-8", "replace"), timed_out=True)
         except BaseException:  # Ctrl-C or SIGTERM: end Compose with us, then let the caller clean up
-            _stop(proc, posix)
+            stop_group(proc, signal.SIGTERM, grace=10.0, kill_grace=5.0)
             raise
         return CommandResult(proc.returncode, out.decode("utf-8", "replace"))
-
-
-def _stop(proc: subprocess.Popen[bytes], posix: bool) -> None:
-    """End a Compose process and everything it started; SIGKILL if it lingers."""
-    for sig, grace in ((signal.SIGTERM, 10.0), (getattr(signal, "SIGKILL", signal.SIGTERM), 5.0)):
-        if proc.poll() is not None:
-            return
-        try:
-            if posix:
-                os.killpg(proc.pid, sig)
-            else:
-                proc.kill()
-        except ProcessLookupError:
-            return
-        try:
-            proc.wait(timeout=grace)
-        except subprocess.TimeoutExpired:
-            continue
 
 
 def key_lines(output: str, limit: int = 12, width: int = 200) -> str:

@@ -100,6 +100,9 @@ class Grading:
                 root=self.submission,
                 policy_allow=self.assignment.policy_allow,
             )
+        return self._new_project(name, model, spec.http_ports)
+
+    def _new_project(self, name: str, model: dict[str, Any], http_ports: tuple[int, ...]) -> ComposeProject:
         return ComposeProject(
             name=name,
             source_model=model,
@@ -109,24 +112,14 @@ class Grading:
             workdir=self.workdir,
             cli=self.cli,
             docker=self.docker,
-            http_ports=spec.http_ports,
+            http_ports=http_ports,
             policy_allow=self.assignment.policy_allow,
         )
 
     def custom_stack(self, key: str, model: dict[str, Any], http_ports: tuple[int, ...] = ()) -> Stack:
         """A project the grader composes itself (a probe, a variant of a part), namespaced alike."""
         if key not in self._stacks:
-            project = ComposeProject(
-                name=self.project_name(key),
-                source_model=model,
-                root=self.submission,
-                run_id=self.run_id,
-                limits=self.assignment.limits,
-                workdir=self.workdir,
-                cli=self.cli,
-                docker=self.docker,
-                http_ports=http_ports,
-            )
+            project = self._new_project(self.project_name(key), model, http_ports)
             self._stacks[key] = Stack(project)
         return self._stacks[key]
 

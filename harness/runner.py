@@ -30,6 +30,7 @@ from .errors import GraderError, IntakeError
 from .fingerprint import assignment_hash, result_key
 from .i18n import _
 from .intake import intake, submission_name
+from .processes import POSIX_GROUPS, stop_group
 from .results import CheckResult, CheckStatus, SubmissionResult
 
 GRADING_INI = Path(__file__).parent / "grading.ini"
@@ -192,7 +193,6 @@ class Runner:
         env = {k: v for k, v in os.environ.items() if k not in _SCRUBBED_ENV}
         env["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"
         env["PYTHONDONTWRITEBYTECODE"] = "1"
-        posix = hasattr(os, "killpg")
         timed_out = False
         try:
             with log_path.open("wb") as log:
@@ -203,7 +203,7 @@ class Runner:
                     stdin=subprocess.DEVNULL,
                     stdout=log,
                     stderr=subprocess.STDOUT,
-                    start_new_session=posix,
+                    start_new_session=POSIX_GROUPS,
                 )
                 with self._lock:
                     self._live[run_id] = proc
@@ -316,19 +316,4 @@ def _read_result(path: Path) -> SubmissionResult | None:
 
 def stop_grading(proc: subprocess.Popen[bytes]) -> None:
     """SIGINT (pytest runs its cleanup), then SIGKILL if cleanup hangs."""
-    posix = hasattr(os, "killpg")
-    for sig, grace in ((signal.SIGINT, STOP_GRACE_S), (getattr(signal, "SIGKILL", signal.SIGTERM), 10.0)):
-        if proc.poll() is not None:
-            return
-        try:
-            if posix:
-                os.killpg(proc.pid, sig)
-            else:
-                proc.terminate()
-        except ProcessLookupError:
-            return
-        try:
-            proc.wait(timeout=grace)
-            return
-        except subprocess.TimeoutExpired:
-            continue
+    stop_group(proc, signal.SIGINT, grace=STOP_GRACE_S)
