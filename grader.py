@@ -21,7 +21,7 @@ from harness.compose import ComposeCLI
 from harness.docker_api import DockerAPI
 from harness.errors import GraderError, InfrastructureError
 from harness.grading import FACTS_FILE
-from harness.i18n import _, set_language
+from harness.i18n import _, ngettext, set_language
 from harness.intake import is_submission, submission_name
 from harness.report.changes import write_csv as write_changes
 from harness.report.gradebook import render_table, write_csv
@@ -106,7 +106,11 @@ def _check_summary(checks: Sequence[CheckResult], hidden: int) -> str:
     ran = sum(1 for c in checks if c.status != "skipped")
     text = _("{passed}/{total} vérifications visibles réussies").format(passed=passed, total=ran)
     if hidden:
-        text += ", " + _("{n} vérifications exécutées seulement à la correction finale").format(n=hidden)
+        text += ", " + ngettext(
+            "{n} vérification exécutée seulement à la correction finale",
+            "{n} vérifications exécutées seulement à la correction finale",
+            hidden,
+        ).format(n=hidden)
     return text
 
 
