@@ -216,8 +216,6 @@ class ComposeProject:
         self.file = workdir / f"{name}.compose.json"
         self._built: SubmissionError | bool | None = False
         self._up: SubmissionError | bool | None = False
-        #: The log of the first full build, once built.
-        self.build_log = ""
 
     # -- lifecycle ---------------------------------------------------------------
 
@@ -253,7 +251,7 @@ class ComposeProject:
         enforce(self.source_model, self.root, self.policy_allow)
         if not any(s.get("build") for s in self.model["services"].values()):
             return
-        self.build_log = self._run_build()
+        self._run_build()
 
     def rebuild(self, service: str) -> str:
         """Build ``service`` again (after a change to its sources); return the build log."""
@@ -297,16 +295,15 @@ class ComposeProject:
             )
         self.wait_ready()
 
-    def down(self, *, volumes: bool = True) -> CommandResult | None:
+    def down(self, *, volumes: bool = True) -> None:
         """``docker compose down``: containers and networks, and volumes unless ``volumes=False``.
 
         The project can be started again with :meth:`up`.
         """
         self._up = False
-        if not self.file.exists():
-            return None
-        args = ["down", "--remove-orphans", "--timeout", "5"] + (["-v"] if volumes else [])
-        return self._compose(*args, timeout=120)
+        if self.file.exists():
+            args = ["down", "--remove-orphans", "--timeout", "5"] + (["-v"] if volumes else [])
+            self._compose(*args, timeout=120)
 
     def remove_container(self, service: str) -> None:
         """Stop and remove the service's container, keeping its volumes; :meth:`up` makes a new one."""

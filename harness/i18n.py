@@ -16,23 +16,17 @@ LANGUAGES = ("fr", "en")
 DEFAULT_LANGUAGE = "fr"
 
 _translation: gettext.NullTranslations = gettext.NullTranslations()
-_language = DEFAULT_LANGUAGE
 
 
 def set_language(language: str) -> None:
     """Make ``language`` ("fr" or "en") the language of every later :func:`_` call."""
-    global _translation, _language
+    global _translation
     if language not in LANGUAGES:
         raise ValueError(f"unknown language {language!r}: choose one of {', '.join(LANGUAGES)}")
-    _language = language
     if language == DEFAULT_LANGUAGE:
         _translation = gettext.NullTranslations()
     else:
         _translation = gettext.translation(DOMAIN, localedir=LOCALE_DIR, languages=[language])
-
-
-def current_language() -> str:
-    return _language
 
 
 def _(message: str) -> str:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import io
 import re
 import tarfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import IO, cast
 
@@ -106,8 +106,3 @@ _GO_TOOLCHAIN = re.compile(r"(^|/)(go/bin/go|go-1\.\d+/bin/go|bin/go|bin/gofmt)$
 def go_toolchain_paths(paths: Iterable[str]) -> list[str]:
     """Paths that show a Go toolchain (the ``go`` command or ``gofmt``)."""
     return sorted(p for p in paths if _GO_TOOLCHAIN.search(p))
-
-
-def walk_saved(chunks: Iterable[bytes]) -> Iterator[str]:
-    """Every file path in the image's layers (convenience for listings)."""
-    yield from sorted(scan_saved_image(chunks).paths)

@@ -62,6 +62,8 @@ class Runner:
     _live: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _stopping: threading.Event = field(default_factory=threading.Event)
+    #: Keys computed by plan(), each used once by the grade() of the same source.
+    _planned_keys: dict[Path, str] = field(default_factory=dict)
 
     def grade(
         self, source: Path, out_dir: Path, on_check: Callable[[CheckResult], None] | None = None
@@ -72,7 +74,7 @@ class Runner:
         """
         run_id = new_run_id()
         name = submission_name(source)
-        key = self.key(source)
+        key = self._planned_keys.pop(source, None) or self.key(source)
         out_dir.mkdir(parents=True, exist_ok=True)
         result_path = out_dir / "result.json"
         result_path.unlink(missing_ok=True)
@@ -116,9 +118,11 @@ class Runner:
         previous: dict[str, SubmissionResult] = {}
         for source, out_dir in pairs:
             old = _read_result(out_dir / "result.json")
-            if old is not None and not regrade and old.status == "graded" and old.key == self.key(source):
+            key = self.key(source)
+            if old is not None and not regrade and old.status == "graded" and old.key == key:
                 reused.append(old)
                 continue
+            self._planned_keys[source] = key  # grade() takes it rather than hashing the submission again
             if old is not None:
                 previous[old.submission] = old
             todo.append((source, out_dir))
