@@ -25,6 +25,7 @@ from .errors import (
     BuildFailed,
     ComposeFileError,
     ComposeUnavailable,
+    EngineCapacity,
     GraderTimeout,
     InfrastructureError,
     ServiceNotReady,
@@ -220,6 +221,13 @@ class ComposeProject:
     # -- lifecycle ---------------------------------------------------------------
 
     def _compose(self, *args: str, timeout: float) -> CommandResult:
+        """Run Compose on the project; the engine running out of capacity is never the student's fault."""
+        result = self._compose_raw(*args, timeout=timeout)
+        if result.returncode != 0 and EngineCapacity.found_in(result.output):
+            raise EngineCapacity()
+        return result
+
+    def _compose_raw(self, *args: str, timeout: float) -> CommandResult:
         if not self.file.exists():
             self.file.parent.mkdir(parents=True, exist_ok=True)
             self.file.write_text(json.dumps(self.model, indent=2), encoding="utf-8")

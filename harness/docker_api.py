@@ -16,7 +16,7 @@ import docker
 import docker.errors
 import requests
 
-from .errors import DaemonUnavailable, GraderTimeout, InfrastructureError
+from .errors import DaemonUnavailable, EngineCapacity, GraderTimeout, InfrastructureError
 
 RUN_LABEL = "grader.run"
 PROJECT_LABEL = "com.docker.compose.project"
@@ -31,8 +31,12 @@ def _translated() -> Iterator[None]:
     """Map the SDK's and requests' exceptions into the grader's tree (NotFound is left to callers)."""
     try:
         yield
-    except docker.errors.NotFound:
-        raise
+    except docker.errors.APIError as exc:
+        if EngineCapacity.found_in(str(exc)):
+            raise EngineCapacity() from exc
+        if isinstance(exc, docker.errors.NotFound):
+            raise
+        raise InfrastructureError(f"the Docker engine refused a request: {exc}") from exc
     except requests.exceptions.Timeout as exc:
         raise GraderTimeout(f"the Docker engine did not answer in time ({exc}).") from exc
     except (requests.exceptions.ConnectionError, ConnectionError, FileNotFoundError) as exc:

@@ -13,7 +13,8 @@ what the student's grade becomes::
     ├── InfrastructureError      the grader's or the machine's fault: outcome "error", never a zero
     │   ├── DaemonUnavailable    no Docker engine answers
     │   ├── ComposeUnavailable   Docker Compose v2 is missing
-    │   └── GraderTimeout        one of the grader's own operations did not finish in time
+    │   ├── GraderTimeout        one of the grader's own operations did not finish in time
+    │   └── EngineCapacity       the engine ran out of network address pools
     └── SpecError                the assignment definition is wrong: the instructor's fault
 
 Messages are complete sentences meant for the person who meets them: a student for
@@ -74,6 +75,23 @@ class ComposeUnavailable(InfrastructureError):
 
 class GraderTimeout(InfrastructureError):
     """One of the grader's own operations did not finish in time."""
+
+
+class EngineCapacity(InfrastructureError):
+    """The engine ran out of a shared resource (network address pools): the machine's limit."""
+
+    MARKERS = ("non-overlapping ipv4 address pool", "address pools have been fully subnetted")
+
+    @classmethod
+    def found_in(cls, text: str) -> bool:
+        lowered = text.lower()
+        return any(marker in lowered for marker in cls.MARKERS)
+
+    def __init__(self) -> None:
+        super().__init__(
+            "the Docker engine has no address pool left for a new network: run `grader clean`, "
+            "lower --jobs, or give the daemon larger default-address-pools."
+        )
 
 
 class SpecError(GraderError):

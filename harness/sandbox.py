@@ -59,6 +59,10 @@ def namespace(model: dict[str, Any], *, project: str, run_id: str, limits: Limit
     """
     out = copy.deepcopy(model)
     out["name"] = project
+    # Compose creates a `default` network for services that name none; declared, it gets our
+    # name and label like any other (undeclared, a killed grading would leave it unswept).
+    if any(not s.get("networks") and not s.get("network_mode") for s in (out.get("services") or {}).values()):
+        out.setdefault("networks", {}).setdefault("default", {})
     labels = {RUN_LABEL: run_id}
     renamed_images: dict[str, str] = {}
 

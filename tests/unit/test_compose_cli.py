@@ -47,3 +47,12 @@ def test_output_and_exit_code_are_kept() -> None:
 def test_a_missing_compose_binary_is_one_clear_error() -> None:
     with pytest.raises(ComposeUnavailable, match="install Docker Compose v2"):
         ComposeCLI(["/nonexistent/docker-compose"]).run(["version"], timeout=5)
+
+
+def test_the_engine_running_out_of_address_pools_is_the_machines_fault() -> None:
+    from harness.errors import EngineCapacity, InfrastructureError
+
+    message = "Error response from daemon: could not find an available, non-overlapping IPv4 address pool"
+    assert EngineCapacity.found_in(message)
+    assert not EngineCapacity.found_in("failed to solve: process did not complete successfully")
+    assert isinstance(EngineCapacity(), InfrastructureError), "an error outcome, never a zero"

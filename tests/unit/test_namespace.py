@@ -74,6 +74,14 @@ def test_everything_is_labelled_and_limited() -> None:
         assert service["logging"]["options"]["max-size"] == LIMITS.log_max_size
 
 
+def test_the_implicit_default_network_is_declared_named_and_labelled() -> None:
+    wrapped = wrap_dockerfile(__import__("pathlib").Path("/s/siteweb"), "Dockerfile", "siteweb", [80])
+    out = namespace(wrapped, project="gabc-siteweb", run_id="abc", limits=LIMITS)
+    assert out["networks"]["default"] == {"name": "gabc-siteweb_default", "labels": {"grader.run": "abc"}}
+    only_declared = namespace(_student_model(), project="p", run_id="abc", limits=LIMITS)
+    assert set(only_declared["networks"]) == {"cours2", "default"}, "worker names no network: it uses default"
+
+
 def test_the_student_model_is_not_modified() -> None:
     model = _student_model()
     namespace(model, project="p", run_id="abc", limits=LIMITS)
