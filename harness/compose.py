@@ -51,6 +51,7 @@ _KEPT_ENV = frozenset(
      "SYSTEMROOT", "SystemRoot", "USERPROFILE", "APPDATA", "LOCALAPPDATA", "PROGRAMDATA", "ProgramData"}
 )  # fmt: skip
 _BUILDKIT_PREFIX = re.compile(r"^(#\d+ (\d+\.\d+ )?|\d+\.\d+ |> )")
+_ANONYMOUS_VOLUME = re.compile(r"[0-9a-f]{64}")
 _KEY_LINE_MARKERS = ("error", "failed", "not found", "cannot", "unable", "denied", "no such")
 
 
@@ -217,6 +218,8 @@ class ComposeProject:
         self.file = workdir / f"{name}.compose.json"
         self._built: SubmissionError | bool | None = False
         self._up: SubmissionError | bool | None = False
+        #: Anonymous volumes of containers this project removed: no label reaches them.
+        self.anonymous_volumes: set[str] = set()
 
     # -- lifecycle ---------------------------------------------------------------
 
@@ -310,13 +313,23 @@ class ComposeProject:
         """
         self._up = False
         if self.file.exists():
+            self._remember_anonymous_volumes()
             args = ["down", "--remove-orphans", "--timeout", "5"] + (["-v"] if volumes else [])
             self._compose(*args, timeout=120)
 
     def remove_container(self, service: str) -> None:
         """Stop and remove the service's container, keeping its volumes; :meth:`up` makes a new one."""
         self._up = False
+        self._remember_anonymous_volumes()
         self._compose("rm", "--stop", "--force", service, timeout=120)
+
+    def _remember_anonymous_volumes(self) -> None:
+        """Note the anonymous volumes in use, before a removal detaches them from any container."""
+        for state in self.containers():
+            for mount in self.docker.inspect_container(state.id).get("Mounts") or []:
+                name = str(mount.get("Name") or "")
+                if mount.get("Type") == "volume" and _ANONYMOUS_VOLUME.fullmatch(name):
+                    self.anonymous_volumes.add(name)
 
     # -- readiness -----------------------------------------------------------------
 

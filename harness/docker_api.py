@@ -209,6 +209,10 @@ class DockerAPI:
         return True
 
     @_boundary
+    def remove_volume(self, name: str) -> None:
+        _ignore_missing(self.client.api.remove_volume, name, force=True)
+
+    @_boundary
     def remove_image(self, reference: str) -> None:
         _ignore_missing(self.client.api.remove_image, reference, force=True)
 

@@ -169,3 +169,5 @@ class Grading:
                     outcome.result()
         finally:
             self.docker.sweep(self.run_id)
+            for volume in sorted(set().union(*(p.anonymous_volumes for p in projects))):
+                self.docker.remove_volume(volume)
