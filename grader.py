@@ -1,8 +1,12 @@
 """The grader's command line: parsing and printing only; the work is in :mod:`harness`.
 
-grader check [PATH]            a student's self-check (visible checks)
-grader grade DIR --out OUT     grade every submission of a class folder
-grader clean                   remove everything earlier runs left behind
+grader check [PATH]              a student's self-check (visible checks)
+grader ci [PATH] --junit FILE    the self-check on a pull request: JUnit, job summary, platform files
+grader grade DIR --out OUT       grade every submission of a class folder (or a Moodle export)
+grader merge OUT... --out OUT    join the outputs of --shard runs into one
+grader kit [ASSIGNMENT] OUT      the student kit: visible checks and the reference's facts
+grader reference record          measure the reference solution once (facts.json)
+grader clean                     remove everything earlier runs left behind
 """
 
 from __future__ import annotations
@@ -12,24 +16,31 @@ import os
 import signal
 import sys
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
+
+from rich.console import Console
+from rich.text import Text
 
 from harness import __version__
 from harness.assignment import Assignment, find_assignment, load_assignment
+from harness.batch import discover, merge, parse_shard, shard
 from harness.compose import ComposeCLI
+from harness.console import BatchDisplay, make_console, print_check, print_kept
 from harness.docker_api import DockerAPI
 from harness.errors import GraderError, InfrastructureError
 from harness.grading import FACTS_FILE
 from harness.i18n import _, ngettext, set_language
-from harness.intake import is_submission, submission_name
+from harness.intake import submission_name
+from harness.kit import make_kit
+from harness.report import github, junit, platforms
+from harness.report.batch import GRADEBOOK, write_class, write_submission
 from harness.report.changes import write_csv as write_changes
-from harness.report.gradebook import render_table, write_csv
-from harness.results import CheckResult, SubmissionResult
+from harness.report.gradebook import render_table
+from harness.results import CheckResult, SubmissionResult, write_json_atomic
 from harness.runner import GradeOptions, Runner
 
 EXIT_OK, EXIT_FAILED, EXIT_ERROR, EXIT_INTERRUPTED = 0, 1, 2, 130
-_MARKS = {"passed": "✔", "failed": "✘", "error": "!", "skipped": "-"}
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -41,22 +52,56 @@ def _parser() -> argparse.ArgumentParser:
     common.add_argument("--lang", choices=("fr", "en"), default=argparse.SUPPRESS, help="fr (default) or en")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    check = sub.add_parser("check", parents=[common], help="self-check one submission (visible checks only)")
-    check.add_argument("path", nargs="?", default=".", type=Path)
-    check.add_argument("--assignment", default="cours2")
-    check.add_argument("--only", action="append", default=[], metavar="ID")
-    check.add_argument("--all", action="store_true", help="also run hidden checks (instructor)")
-    check.add_argument("--out", type=Path, help="keep result.json and the log in this folder")
+    # What check and ci share: one submission, its visible checks.
+    one = argparse.ArgumentParser(add_help=False, parents=[common])
+    one.add_argument("path", nargs="?", default=".", type=Path)
+    one.add_argument("--assignment", default="cours2", help="assignment name, or a kit's folder")
+    one.add_argument("--only", action="append", default=[], metavar="ID", help="run only this check")
+    one.add_argument("--all", action="store_true", help="also run hidden checks (instructor)")
+    one.add_argument("--out", type=Path, help="keep result.json and the log in this folder")
+
+    check = sub.add_parser("check", parents=[one], help="self-check one submission (visible checks only)")
+    check.add_argument("--keep", action="store_true", help="leave the containers running to debug them")
+
+    ci = sub.add_parser("ci", parents=[one], help="the self-check for CI: JUnit XML, job summary, exit code")
+    ci.add_argument("--junit", type=Path, help="write JUnit XML here")
+    ci.add_argument("--gradescope", type=Path, help="write Gradescope's results.json here")
+    ci.add_argument("--prairielearn", type=Path, help="write PrairieLearn's results.json here")
+    ci.add_argument("--classroom", type=Path, help="write GitHub Classroom's autograding result here")
+    ci.add_argument(
+        "--github-summary",
+        action="store_true",
+        help="append the score table to $GITHUB_STEP_SUMMARY (or print it when unset)",
+    )
+    ci.add_argument(
+        "--annotations",
+        action=argparse.BooleanOptionalAction,
+        default=os.environ.get("GITHUB_ACTIONS") == "true",
+        help="print GitHub annotations on the files a failure is about (default: on GitHub Actions)",
+    )
+    ci.add_argument(
+        "--threshold", type=float, default=100.0, help="percent of the visible points needed to pass (100)"
+    )
 
     grade = sub.add_parser("grade", parents=[common], help="grade every submission in a folder")
-    grade.add_argument("directory", type=Path)
+    grade.add_argument("directory", type=Path, help="a folder of submissions, or a Moodle export zip")
     grade.add_argument("--out", type=Path, required=True)
     grade.add_argument("--assignment", default="cours2")
     grade.add_argument("--jobs", type=int, default=max(1, (os.cpu_count() or 2) // 2))
     grade.add_argument("--only", action="append", default=[], metavar="ID", help="grade only this check")
+    grade.add_argument("--shard", metavar="I/N", help="grade only the I-th of N slices of the class")
     grade.add_argument(
         "--regrade", action="store_true", help="grade again what is already graded; write changes.csv"
     )
+
+    merge_cmd = sub.add_parser("merge", parents=[common], help="join the outputs of --shard runs")
+    merge_cmd.add_argument("outputs", nargs="+", type=Path)
+    merge_cmd.add_argument("--out", type=Path, required=True)
+    merge_cmd.add_argument("--assignment", default="cours2")
+
+    kit = sub.add_parser("kit", parents=[common], help="write the student kit (visible checks, facts)")
+    kit.add_argument("assignment", nargs="?", default="cours2")
+    kit.add_argument("out", type=Path)
 
     reference = sub.add_parser("reference", parents=[common], help="the instructor's reference solution")
     reference_sub = reference.add_subparsers(dest="reference_command", required=True)
@@ -87,20 +132,6 @@ def _load(name: str) -> Assignment:
     return load_assignment(find_assignment(name))
 
 
-def _print_check(item: CheckResult) -> None:
-    print(f"  {_MARKS[item.status]} {item.id:<34} {item.score:g}/{item.max_score:g}", flush=True)
-    if item.feedback:
-        for line in item.feedback.splitlines():
-            print(f"      {line}", flush=True)
-
-
-def _print_result(result: SubmissionResult) -> None:
-    for item in result.checks:
-        _print_check(item)
-    if result.message and not result.checks:
-        print(f"  ! {result.message}")
-
-
 def _check_summary(checks: Sequence[CheckResult], hidden: int) -> str:
     passed = sum(1 for c in checks if c.status == "passed")
     ran = sum(1 for c in checks if c.status != "skipped")
@@ -114,30 +145,38 @@ def _check_summary(checks: Sequence[CheckResult], hidden: int) -> str:
     return text
 
 
-def cmd_check(args: argparse.Namespace, docker: DockerAPI) -> int:
-    assignment = _load(args.assignment)
+def _grade_one(
+    args: argparse.Namespace, docker: DockerAPI, console: Console, assignment: Assignment, keep: bool = False
+) -> SubmissionResult:
+    """Grade the one submission of check and ci, printing each check as it ends."""
     visibility = "all" if args.all else "visible"
-    runner = Runner(
-        assignment, GradeOptions(language=args.lang, visibility=visibility, only=args.only), docker
-    )
-    print(
-        _("Correction de {path} ({assignment})…").format(path=args.path, assignment=assignment.id), flush=True
-    )
+    options = GradeOptions(language=args.lang, visibility=visibility, only=args.only, keep=keep)
+    runner = Runner(assignment, options, docker)
+    console.print(_("Correction de {path} ({assignment})…").format(path=args.path, assignment=assignment.id))
     shown: set[str] = set()
 
     def show(check: CheckResult) -> None:
         shown.add(check.id)
-        _print_check(check)
+        print_check(console, check)
 
     with tempfile.TemporaryDirectory(prefix="grader-check-") as tmp:
-        out = args.out or Path(tmp)
-        result = runner.grade(args.path.resolve(), out, on_check=show)
+        result = runner.grade(args.path.resolve(), args.out or Path(tmp), on_check=show)
     for check in result.checks:  # what the grading could not report live (refused intake, crash)
         if check.id not in shown:
-            _print_check(check)
-    hidden = 0 if args.all else sum(1 for c in assignment.checks.values() if c.visibility == "hidden")
-    print(_("Note : {score}/{max}").format(score=f"{result.score:g}", max=f"{result.max_score:g}"))
-    print(_check_summary(result.checks, hidden))
+            print_check(console, check)
+    if result.message and not result.checks:
+        console.print(Text(f"  ! {result.message}"))
+    hidden = 0 if args.all else assignment.hidden_count
+    console.print(_("Note : {score}/{max}").format(score=f"{result.score:g}", max=f"{result.max_score:g}"))
+    console.print(_check_summary(result.checks, hidden))
+    return result
+
+
+def cmd_check(args: argparse.Namespace, docker: DockerAPI) -> int:
+    console = make_console()
+    result = _grade_one(args, docker, console, _load(args.assignment), keep=args.keep)
+    if args.keep:
+        print_kept(console, docker.run_containers(result.run_id))
     if result.status == "error":
         print(
             _("Certaines vérifications n'ont pas pu être faites : relancez la correction."), file=sys.stderr
@@ -146,41 +185,58 @@ def cmd_check(args: argparse.Namespace, docker: DockerAPI) -> int:
     return EXIT_OK if all(c.status in ("passed", "skipped") for c in result.checks) else EXIT_FAILED
 
 
-def cmd_grade(args: argparse.Namespace, docker: DockerAPI) -> int:
+def _prefix(path: Path) -> str:
+    """``path`` relative to the working folder (the repository in CI), for annotations."""
+    try:
+        return path.resolve().relative_to(Path.cwd().resolve()).as_posix().removeprefix(".")
+    except ValueError:
+        return ""
+
+
+def cmd_ci(args: argparse.Namespace, docker: DockerAPI) -> int:
     assignment = _load(args.assignment)
-    if not args.directory.is_dir():
-        raise GraderError(_("{path} n'est pas un dossier de remises.").format(path=args.directory))
-    sources = sorted(p for p in args.directory.iterdir() if is_submission(p))
-    if not sources:
-        raise GraderError(_("Aucune remise dans {path}.").format(path=args.directory))
-    args.out.mkdir(parents=True, exist_ok=True)
-    runner = Runner(assignment, GradeOptions(language=args.lang, visibility="all", only=args.only), docker)
-    print(_("{n} remises à corriger, {jobs} à la fois.").format(n=len(sources), jobs=args.jobs), flush=True)
-
-    def done(result: SubmissionResult) -> None:
-        score = f"{result.score:g}/{result.max_score:g}"
-        print(f"  {result.submission}: {result.status} {score} ({result.duration_s:.0f} s)", flush=True)
-
-    pairs = [(source.resolve(), args.out / submission_name(source)) for source in sources]
-    todo, reused, previous = runner.plan(pairs, regrade=args.regrade)
-    if reused:
+    result = _grade_one(args, docker, make_console(), assignment)
+    if args.junit:
+        junit.write([result], args.junit)
+    exporters: dict[str, Callable[[SubmissionResult], object]] = {
+        "gradescope": platforms.gradescope,
+        "prairielearn": platforms.prairielearn,
+        "classroom": platforms.classroom,
+    }
+    for name, export in exporters.items():
+        path = getattr(args, name)
+        if path is not None:
+            write_json_atomic(path, export(result))
+    hidden = 0 if args.all else assignment.hidden_count
+    if args.github_summary:
+        text = github.job_summary(result, assignment.title, hidden)
+        summary_file = os.environ.get("GITHUB_STEP_SUMMARY")
+        if summary_file:
+            with Path(summary_file).open("a", encoding="utf-8") as handle:
+                handle.write(text)
+        else:
+            print(text)
+    if args.annotations:
+        for command in github.workflow_commands(result, _prefix(args.path)):
+            print(command)
+    if result.status == "error":
         print(
-            _("{n} remises déjà corrigées, résultats réutilisés (--regrade pour tout refaire).").format(
-                n=len(reused)
-            )
+            _("Certaines vérifications n'ont pas pu être faites : relancez la correction."), file=sys.stderr
         )
-    graded = runner.grade_many(todo, jobs=args.jobs, on_done=done)
-    results = reused + graded
-    if previous:
-        moved = write_changes(previous, graded, args.out / "changes.csv")
-        print(
-            _("{n} notes de vérification ont changé : {path}").format(n=moved, path=args.out / "changes.csv")
-        )
-    write_csv(results, assignment, args.out / "gradebook.csv")
-    print()
-    print(render_table(results, assignment))
-    print()
-    print(_("Carnet de notes : {path}").format(path=args.out / "gradebook.csv"))
+        return EXIT_ERROR
+    needed = result.max_score * args.threshold / 100.0
+    return EXIT_OK if result.score >= needed - 1e-9 else EXIT_FAILED
+
+
+def _finish_batch(
+    results: list[SubmissionResult], assignment: Assignment, out: Path, language: str, console: Console
+) -> int:
+    write_class(results, assignment, out, language)
+    console.print()
+    console.print(Text(render_table(results, assignment)))
+    console.print()
+    console.print(_("Carnet de notes : {path}").format(path=out / GRADEBOOK))
+    console.print(_("Rapport : {path}").format(path=out / "report.html"))
     errors = [r.submission for r in results if r.status == "error"]
     if errors:
         print(
@@ -190,15 +246,79 @@ def cmd_grade(args: argparse.Namespace, docker: DockerAPI) -> int:
     return EXIT_OK
 
 
+def cmd_grade(args: argparse.Namespace, docker: DockerAPI) -> int:
+    assignment = _load(args.assignment)
+    if not args.directory.exists():
+        raise GraderError(_("{path} n'est pas un dossier de remises.").format(path=args.directory))
+    args.out.mkdir(parents=True, exist_ok=True)
+    sources = discover(args.directory, args.out, assignment.intake)
+    if args.shard:
+        index, count = parse_shard(args.shard)
+        sources = shard(sources, index, count)
+    if not sources:
+        raise GraderError(_("Aucune remise dans {path}.").format(path=args.directory))
+    console = make_console()
+    runner = Runner(assignment, GradeOptions(language=args.lang, visibility="all", only=args.only), docker)
+    console.print(_("{n} remises à corriger, {jobs} à la fois.").format(n=len(sources), jobs=args.jobs))
+    pairs = [(source.resolve(), args.out / submission_name(source)) for source in sources]
+    todo, reused, previous = runner.plan(pairs, regrade=args.regrade)
+    if reused:
+        console.print(
+            _("{n} remises déjà corrigées, résultats réutilisés (--regrade pour tout refaire).").format(
+                n=len(reused)
+            )
+        )
+    for result in reused:
+        write_submission(result, assignment, args.out / result.submission)
+    with BatchDisplay(console, len(todo)) as display:
+
+        def done(result: SubmissionResult) -> None:
+            write_submission(result, assignment, args.out / result.submission)
+            score = f"{result.score:g}/{result.max_score:g}"
+            line = f"  {result.submission}: {result.status} {score} ({result.duration_s:.0f} s)"
+            display.finished(result.submission, Text(line))
+
+        graded = runner.grade_many(todo, jobs=args.jobs, on_done=done, on_phase=display.phase)
+    if previous:
+        moved = write_changes(previous, graded, args.out / "changes.csv")
+        console.print(
+            _("{n} notes de vérification ont changé : {path}").format(n=moved, path=args.out / "changes.csv")
+        )
+    return _finish_batch(reused + graded, assignment, args.out, args.lang, console)
+
+
+def cmd_merge(args: argparse.Namespace, docker: DockerAPI) -> int:
+    assignment = _load(args.assignment)
+    results = merge(args.outputs, args.out)
+    foreign = sorted({r.assignment for r in results} - {assignment.id})
+    if foreign:
+        raise GraderError(
+            _("Ces résultats sont d'un autre devoir ({found}) : ajoutez --assignment.").format(
+                found=", ".join(foreign)
+            )
+        )
+    return _finish_batch(results, assignment, args.out, args.lang, make_console())
+
+
+def cmd_kit(args: argparse.Namespace, docker: DockerAPI) -> int:
+    assignment = _load(args.assignment)
+    kit = make_kit(assignment, args.out)
+    print(_("Trousse de l'étudiant : {path}").format(path=kit))
+    print(_("À utiliser avec : grader check --assignment {path} MA_REMISE").format(path=kit))
+    return EXIT_OK
+
+
 def cmd_reference(args: argparse.Namespace, docker: DockerAPI) -> int:
     assignment = _load(args.assignment)
     source = assignment.reference_dir()
     facts = source / FACTS_FILE
     options = GradeOptions(language=args.lang, visibility="all", record=facts)
-    print(_("Mesure de la solution de référence {path}…").format(path=source), flush=True)
+    console = make_console()
+    console.print(_("Mesure de la solution de référence {path}…").format(path=source))
     with tempfile.TemporaryDirectory(prefix="grader-reference-") as tmp:
         result = Runner(assignment, options, docker).grade(source, Path(tmp))
-    _print_result(result)
+    for check in result.checks:
+        print_check(console, check)
     if result.status == "error" or result.score < result.max_score:
         print(
             f"grader: {result.message or _('la référence ne réussit pas toutes les vérifications.')}",
@@ -223,15 +343,28 @@ def _terminate(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 
 
+COMMANDS: dict[str, Callable[[argparse.Namespace, DockerAPI], int]] = {
+    "check": cmd_check,
+    "ci": cmd_ci,
+    "grade": cmd_grade,
+    "merge": cmd_merge,
+    "kit": cmd_kit,
+    "reference": cmd_reference,
+    "clean": cmd_clean,
+}
+#: Commands that only read and write files: they work without Docker.
+OFFLINE = frozenset({"merge", "kit"})
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     set_language(args.lang)
     signal.signal(signal.SIGTERM, _terminate)  # a CI cancel cleans up like Ctrl-C
     docker = DockerAPI()
-    commands = {"check": cmd_check, "grade": cmd_grade, "reference": cmd_reference, "clean": cmd_clean}
     try:
-        _preflight(docker)
-        return commands[args.command](args, docker)
+        if args.command not in OFFLINE:
+            _preflight(docker)
+        return COMMANDS[args.command](args, docker)
     except KeyboardInterrupt:
         print(_("Interrompu : les conteneurs de cette correction ont été supprimés."), file=sys.stderr)
         return EXIT_INTERRUPTED

@@ -93,6 +93,13 @@ class Assignment:
     thresholds: dict[str, float] = field(default_factory=dict)
     #: Sandbox rules this assignment relaxes (``policy: {allow: [...]}``); none by default.
     policy_allow: frozenset[str] = frozenset()
+    #: Hidden checks left out of this copy (a student kit): counted, never shipped.
+    hidden_checks: int = 0
+
+    @property
+    def hidden_count(self) -> int:
+        """How many checks run only at final grading."""
+        return self.hidden_checks + sum(1 for c in self.checks.values() if c.visibility == "hidden")
 
     def threshold(self, name: str) -> float:
         try:
@@ -184,6 +191,7 @@ def load_assignment(directory: Path) -> Assignment:
         intake=_override(IntakeLimits(), raw.get("intake"), f"{path}: intake"),
         thresholds=_thresholds(raw.get("thresholds"), path),
         policy_allow=_policy_allow(raw.get("policy"), path),
+        hidden_checks=int(raw.get("hidden_checks", 0)),
     )
 
 

@@ -6,6 +6,7 @@ into a one-service project), so that one code path builds, runs and cleans them 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -116,6 +117,10 @@ class ComposeCLI:
             stop_group(proc, signal.SIGTERM, grace=10.0, kill_grace=5.0)
             raise
         return CommandResult(proc.returncode, out.decode("utf-8", "replace"))
+
+
+#: BuildKit names the failing instruction as "Dockerfile:12" above its excerpt.
+_DOCKERFILE_LINE = re.compile(r"^\s*\S*Dockerfile\S*:(\d+)\s*$", re.MULTILINE)
 
 
 def key_lines(output: str, limit: int = 12, width: int = 200) -> str:
@@ -282,8 +287,24 @@ class ComposeProject:
             raise BuildFailed(
                 _("L'image ne se construit pas."),
                 details=_("Lignes clés du journal de construction :") + "\n" + key_lines(result.output),
+                locations=self._dockerfiles(services, result.output),
             )
         return result.output
+
+    def _dockerfiles(self, services: tuple[str, ...], log: str) -> tuple[str, ...]:
+        """The Dockerfiles a failed build is about, relative to the submission (with BuildKit's line)."""
+        found = []
+        for name, service in self.source_model.get("services", {}).items():
+            build = service.get("build")
+            if not isinstance(build, dict) or (services and name not in services):
+                continue
+            path = Path(str(build.get("context", "."))) / str(build.get("dockerfile", "Dockerfile"))
+            with contextlib.suppress(ValueError):
+                found.append(path.resolve().relative_to(self.root.resolve()).as_posix())
+        lines = _DOCKERFILE_LINE.findall(log)
+        if len(found) == 1 and len(set(lines)) == 1:
+            return (f"{found[0]}:{lines[0]}",)
+        return tuple(found)
 
     def up(self) -> None:
         """Build, start every service and wait until each one is ready."""

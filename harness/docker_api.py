@@ -257,6 +257,12 @@ class DockerAPI:
             _ignore_missing(container.remove, force=True)
 
     @_boundary
+    def run_containers(self, run_id: str) -> list[ContainerState]:
+        """The containers one run left running (``--keep``), with their published ports."""
+        states = (self.container_state(cid) for cid in self._container_ids(f"{RUN_LABEL}={run_id}"))
+        return sorted((s for s in states if s is not None), key=lambda s: s.name)
+
+    @_boundary
     def leftovers(self, run_id: str | None = None) -> Leftovers:
         """What still carries the grader's label (of one run, or of any run)."""
         label = f"{RUN_LABEL}={run_id}" if run_id else RUN_LABEL

@@ -27,11 +27,13 @@ from __future__ import annotations
 class GraderError(Exception):
     """Base class of every error raised on purpose by the grader."""
 
-    def __init__(self, message: str, *, details: str = "") -> None:
+    def __init__(self, message: str, *, details: str = "", locations: tuple[str, ...] = ()) -> None:
         super().__init__(message)
         self.message = message
         #: Supporting text (a log tail, a diff) shown under the message.
         self.details = details
+        #: Files of the submission ("path" or "path:line") the error is about, when known.
+        self.locations = locations
 
     def __str__(self) -> str:
         return f"{self.message}\n{self.details}" if self.details else self.message

@@ -43,6 +43,8 @@ class Grading:
         #: The check running now (set by the plugin), and advice given by checks, by check id.
         self.current_check = ""
         self.advice: dict[str, list[str]] = {}
+        #: Where in the submission each check's problems are ("file:line"), by check id.
+        self.locations: dict[str, list[str]] = {}
         #: When recording the reference, the facts measured so far; None when grading.
         self.recorded: dict[str, Any] | None = None
         self._facts: dict[str, Any] | None = None
@@ -92,14 +94,18 @@ class Grading:
                         "Aucun fichier Compose (compose.yaml ou docker-compose.yml) dans « {folder}/ »."
                     ).format(folder=spec.directory)
                 )
-            model = normalize(
-                self.cli,
-                compose_file,
-                name,
-                timeout=self.assignment.limits.command_timeout_s,
-                root=self.submission,
-                policy_allow=self.assignment.policy_allow,
-            )
+            try:
+                model = normalize(
+                    self.cli,
+                    compose_file,
+                    name,
+                    timeout=self.assignment.limits.command_timeout_s,
+                    root=self.submission,
+                    policy_allow=self.assignment.policy_allow,
+                )
+            except SubmissionError as exc:
+                exc.locations = exc.locations or (compose_file.relative_to(self.submission).as_posix(),)
+                raise
         return self._new_project(name, model, spec.http_ports)
 
     def _new_project(self, name: str, model: dict[str, Any], http_ports: tuple[int, ...]) -> ComposeProject:
@@ -127,6 +133,13 @@ class Grading:
         """Advice for the student on the running check, shown even when the check passes."""
         self.advice.setdefault(self.current_check, []).append(text)
 
+    def locate(self, path: str, line: int | None = None) -> None:
+        """Point the running check at a file (and line) of the submission, for CI annotations."""
+        where = f"{path}:{line}" if line else path
+        found = self.locations.setdefault(self.current_check, [])
+        if where not in found:
+            found.append(where)
+
     def probe(self, image: str, *command: str, network: str | None = None) -> ExecResult:
         """Run a short-lived grader container from ``image`` (no network unless ``network``)."""
         return self.docker.run_probe(image, list(command), run_id=self.run_id, network=network)
@@ -152,7 +165,10 @@ class Grading:
     def reference_facts(self) -> dict[str, Any]:
         """The facts recorded from the reference solution (``facts.json``)."""
         if self._facts is None:
-            path = self.assignment.reference_dir() / FACTS_FILE
+            # A student kit carries its facts beside its checks; the instructor's tree, in reference/.
+            path = self.assignment.directory / FACTS_FILE
+            if not path.is_file():
+                path = self.assignment.reference_dir() / FACTS_FILE
             data = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
             self._facts = dict(data.get("facts", {})) if isinstance(data, dict) else {}
         return self._facts

@@ -8,6 +8,7 @@ size or file-count limit are refused with an :class:`IntakeError` that says why.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import stat
 import subprocess
@@ -251,3 +252,53 @@ def intake(source: Path, dest: Path, limits: IntakeLimits, part_names: Collectio
     if not any(root.iterdir()):
         raise IntakeError(_("La remise est vide."))
     return _unwrap_single_folder(root, part_names) if source.is_file() else root
+
+
+#: A top-level entry of Moodle's "download all submissions" zip: "<Full name>_<id>_assignsubmission_<plugin>_".
+_MOODLE_ENTRY = re.compile(r"^(?P<student>[^/]+?)_(?P<id>\d+)_assignsubmission_(?P<plugin>[a-z]+)_(?:/|$)")
+
+
+def is_moodle_export(path: Path) -> bool:
+    """Whether ``path`` is a Moodle "download all submissions" zip (one folder per student)."""
+    if not (path.is_file() and path.name.endswith(".zip")):
+        return False
+    try:
+        with zipfile.ZipFile(path) as archive:
+            names = [n for n in archive.namelist() if n.strip("/")]
+    except (zipfile.BadZipFile, OSError):
+        return False
+    return bool(names) and all(_MOODLE_ENTRY.match(n) for n in names)
+
+
+def expand_moodle_export(export: Path, dest: Path, limits: IntakeLimits) -> list[Path]:
+    """Split a Moodle export into one submission per student, named "<Full name>_<id>".
+
+    A student who handed in a single archive becomes that archive; otherwise their folder.
+    Online-text answers are left out: they are not part of a build. The whole export is
+    extracted with the same safety rules as a submission, its limits scaled by the class size.
+    """
+    with zipfile.ZipFile(export) as archive:
+        students = {m["id"] for n in archive.namelist() if (m := _MOODLE_ENTRY.match(n))}
+    class_limits = IntakeLimits(
+        max_bytes=limits.max_bytes * max(1, len(students)), max_files=limits.max_files * max(1, len(students))
+    )
+    raw = dest / ".raw"
+    shutil.rmtree(dest, ignore_errors=True)
+    raw.mkdir(parents=True)
+    _extract_zip(export, raw, _Budget(class_limits))
+    sources: list[Path] = []
+    for entry in sorted(raw.iterdir()):
+        found = _MOODLE_ENTRY.match(entry.name + "/")
+        if found is None or found["plugin"] != "file" or not entry.is_dir():
+            continue
+        name = f"{found['student']}_{found['id']}"
+        files = [p for p in entry.iterdir() if not p.name.startswith(".")]
+        if len(files) == 1 and files[0].is_file() and files[0].name.endswith(ARCHIVE_SUFFIXES):
+            suffix = next(s for s in ARCHIVE_SUFFIXES if files[0].name.endswith(s))
+            target = dest / f"{name}{suffix}"
+        else:
+            files, target = [entry], dest / name
+        files[0].rename(target)
+        sources.append(target)
+    shutil.rmtree(raw)
+    return sources

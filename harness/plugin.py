@@ -7,7 +7,9 @@ rootdir, so nothing in the submission configures pytest or runs on the host.
 from __future__ import annotations
 
 import json
+import os
 import signal
+import threading
 import time
 from collections.abc import Callable, Generator
 from pathlib import Path
@@ -24,6 +26,7 @@ from .results import CheckResult, CheckStatus, SubmissionResult, write_json_atom
 
 F = TypeVar("F", bound=Callable[..., Any])
 MARKER = "grader_check"
+PLUGIN_NAME = "grader-session"
 
 
 def check(check_id: str) -> Callable[[F], F]:
@@ -44,6 +47,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--grader-only", action="append", default=[], help="run only this check id")
     group.addoption("--grader-record", help="record the reference's facts into this file")
     group.addoption("--grader-progress", help="append each finished check to this file (JSON lines)")
+    group.addoption("--grader-keep", action="store_true", help="leave the stacks running afterwards")
 
 
 def _raise_interrupt(signum: int, frame: object) -> None:
@@ -70,6 +74,7 @@ class GraderPlugin:
         self.record_path = Path(record) if record else None
         if self.record_path is not None:
             self.session_grading.recorded = {}
+        self.keep: bool = opt("grader_keep")
         progress = opt("grader_progress")
         self.progress_path = Path(progress) if progress else None
         self._node_ids: dict[str, str] = {}
@@ -129,23 +134,24 @@ class GraderPlugin:
             raise SpecError(f"--only names unknown checks: {', '.join(unknown)}.")
         return ids
 
-    # -- fixtures --------------------------------------------------------------------
-
-    @pytest.fixture(scope="session")
-    def grading(self) -> Grading:
-        """The submission under grading: its parts, its files, the reference's facts."""
-        return self.session_grading
-
     # -- outcomes --------------------------------------------------------------------
+
+    def _progress(self, event: dict[str, Any]) -> None:
+        if self.progress_path is not None:
+            with self.progress_path.open("a", encoding="utf-8") as handle:
+                handle.write(json.dumps(event, ensure_ascii=False) + "\n")
+
+    def pytest_runtest_logstart(self, nodeid: str, location: tuple[str, int | None, str]) -> None:
+        """Tell whoever follows the grading live which check runs now."""
+        check_id = self._node_ids.get(nodeid)
+        if check_id:
+            self._progress({"event": "start", "id": check_id})
 
     def pytest_runtest_logfinish(self, nodeid: str, location: tuple[str, int | None, str]) -> None:
         """A check is final once torn down: tell whoever follows the grading live."""
-        check_id = self._node_ids.get(nodeid)
-        result = self.results.get(check_id or "")
-        if self.progress_path is None or result is None:
-            return
-        with self.progress_path.open("a", encoding="utf-8") as handle:
-            handle.write(json.dumps(result.to_dict(), ensure_ascii=False) + "\n")
+        result = self.results.get(self._node_ids.get(nodeid) or "")
+        if result is not None:
+            self._progress({"event": "result", **result.to_dict()})
 
     def pytest_runtest_setup(self, item: pytest.Item) -> None:
         marker = item.get_closest_marker(MARKER)
@@ -194,6 +200,9 @@ class GraderPlugin:
             feedback = _("Erreur interne du correcteur ({kind}) : {error}").format(
                 kind=type(exc).__name__ if exc else "?", error=exc
             )
+        if isinstance(exc, GraderError) and status == "failed":
+            for where in exc.locations:
+                self.session_grading.locations.setdefault(check_id, []).append(where)
         advice = self.session_grading.advice.get(check_id, [])
         feedback = "\n\n".join(part for part in (feedback, *advice) if part)
         return CheckResult(
@@ -204,6 +213,7 @@ class GraderPlugin:
             visibility=spec.visibility,
             feedback=feedback,
             duration_s=round(report.duration, 3),
+            locations=tuple(self.session_grading.locations.get(check_id, ())) if status != "passed" else (),
         )
 
     def _write_facts(self, checks: list[CheckResult]) -> str:
@@ -220,7 +230,8 @@ class GraderPlugin:
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
         cleanup_error = ""
         try:
-            self.session_grading.close()
+            if not (self.keep and exitstatus != pytest.ExitCode.INTERRUPTED):
+                self.session_grading.close()
         except GraderError as exc:
             cleanup_error = str(exc)
         checks = []
@@ -253,8 +264,31 @@ class GraderPlugin:
         result.write(self.result_path)
 
 
+@pytest.fixture(scope="session")
+def grading(request: pytest.FixtureRequest) -> Grading:
+    """The submission under grading: its parts, its files, the reference's facts."""
+    plugin = request.config.pluginmanager.get_plugin(PLUGIN_NAME)
+    if not isinstance(plugin, GraderPlugin):
+        raise pytest.UsageError("the grading fixture needs a grading: run checks through the grader.")
+    return plugin.session_grading
+
+
 def _facts_document(assignment: str, facts: dict[str, Any]) -> dict[str, Any]:
     return {"assignment": assignment, "grader_version": __version__, "facts": dict(sorted(facts.items()))}
+
+
+def _stop_when_orphaned() -> None:
+    """A grader killed outright (SIGKILL) cannot stop its gradings: each notices and cleans up."""
+    if not hasattr(os, "getppid") or os.name != "posix":
+        return  # elsewhere the runner's own cleanup and `grader clean` are the remedy
+    parent = os.getppid()
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(1.0)
+        os.kill(os.getpid(), signal.SIGINT)  # pytest's cleanup runs, as on Ctrl-C
+
+    threading.Thread(target=watch, name="orphan-watch", daemon=True).start()
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -264,8 +298,9 @@ def pytest_configure(config: pytest.Config) -> None:
     set_language(config.getoption("grader_lang"))
     # The runner stops a grading with SIGTERM or SIGINT: both must run the fixtures' cleanup.
     signal.signal(signal.SIGTERM, _raise_interrupt)
+    _stop_when_orphaned()
     try:
         plugin = GraderPlugin(config)
     except GraderError as exc:
         raise pytest.UsageError(str(exc)) from exc
-    config.pluginmanager.register(plugin, "grader-session")
+    config.pluginmanager.register(plugin, PLUGIN_NAME)

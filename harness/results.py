@@ -28,9 +28,13 @@ class CheckResult:
     visibility: Visibility = "visible"
     feedback: str = ""
     duration_s: float = 0.0
+    #: Where in the submission the problem is, when known: "path/to/file:line" (or just a path).
+    locations: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        data = asdict(self)
+        data["locations"] = list(self.locations)
+        return data
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> CheckResult:
@@ -42,6 +46,7 @@ class CheckResult:
             visibility=data.get("visibility", "visible"),
             feedback=str(data.get("feedback", "")),
             duration_s=float(data.get("duration_s", 0.0)),
+            locations=tuple(str(x) for x in data.get("locations", ())),
         )
 
 

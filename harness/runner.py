@@ -50,6 +50,8 @@ class GradeOptions:
     only: Sequence[str] = ()
     #: Record the facts of this (reference) submission into this file instead of comparing.
     record: Path | None = None
+    #: Leave the stacks running after the grading, to debug them (``grader clean`` removes them).
+    keep: bool = False
 
 
 @dataclass
@@ -66,14 +68,20 @@ class Runner:
     _planned_keys: dict[Path, str] = field(default_factory=dict)
 
     def grade(
-        self, source: Path, out_dir: Path, on_check: Callable[[CheckResult], None] | None = None
+        self,
+        source: Path,
+        out_dir: Path,
+        on_check: Callable[[CheckResult], None] | None = None,
+        on_start: Callable[[str], None] | None = None,
     ) -> SubmissionResult:
         """Grade ``source``; write ``out_dir/result.json`` and ``out_dir/grading.log``.
 
-        ``on_check`` is called with each check's result as soon as it is known.
+        ``on_start`` is called with each check's id as it starts, ``on_check`` with each
+        check's result as soon as it is known.
         """
         run_id = new_run_id()
         name = submission_name(source)
+        out_dir = out_dir.resolve()  # the grading process runs in a folder of its own
         key = self._planned_keys.pop(source, None) or self.key(source)
         out_dir.mkdir(parents=True, exist_ok=True)
         result_path = out_dir / "result.json"
@@ -86,9 +94,8 @@ class Runner:
             except IntakeError as exc:
                 result = self._every_check(name, run_id, "failed", str(exc))
             else:
-                result = self._run_checks(
-                    root, name, run_id, Path(tmp), result_path, out_dir / "grading.log", on_check
-                )
+                progress = _Progress(Path(tmp) / "progress.jsonl", on_check, on_start)
+                result = self._run_checks(root, name, run_id, Path(tmp), result_path, out_dir, progress)
         result.duration_s = time.monotonic() - started
         result.key = key
         result.write(result_path)
@@ -182,6 +189,8 @@ class Runner:
             command += ["--grader-only", check_id]
         if self.options.record is not None:
             command += ["--grader-record", str(self.options.record)]
+        if self.options.keep:
+            command.append("--grader-keep")
         return command
 
     def _run_checks(
@@ -191,9 +200,10 @@ class Runner:
         run_id: str,
         workdir: Path,
         result_path: Path,
-        log_path: Path,
-        on_check: Callable[[CheckResult], None] | None = None,
+        out_dir: Path,
+        progress: _Progress,
     ) -> SubmissionResult:
+        log_path = out_dir / "grading.log"
         env = {k: v for k, v in os.environ.items() if k not in _SCRUBBED_ENV}
         env["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"
         env["PYTHONDONTWRITEBYTECODE"] = "1"
@@ -211,7 +221,6 @@ class Runner:
                 )
                 with self._lock:
                     self._live[run_id] = proc
-                progress = _Progress(workdir / "progress.jsonl", on_check)
                 deadline = time.monotonic() + self.assignment.limits.submission_timeout_s
                 while True:
                     try:
@@ -228,8 +237,9 @@ class Runner:
             with self._lock:
                 self._live.pop(run_id, None)
             # When the daemon is gone, `grader clean` sweeps later and the result says error.
-            with contextlib.suppress(GraderError):
-                self.docker.sweep(run_id)
+            if not (self.options.keep and not timed_out and not self._stopping.is_set()):
+                with contextlib.suppress(GraderError):
+                    self.docker.sweep(run_id)
         if result_path.is_file() and not timed_out:
             return SubmissionResult.read(result_path)
         if timed_out:
@@ -259,14 +269,22 @@ class Runner:
         sources: Iterable[tuple[Path, Path]],
         jobs: int,
         on_done: Callable[[SubmissionResult], None] | None = None,
+        on_phase: Callable[[str, str], None] | None = None,
     ) -> list[SubmissionResult]:
-        """Grade (source, out_dir) pairs, ``jobs`` at a time; one failure never stops the others."""
+        """Grade (source, out_dir) pairs, ``jobs`` at a time; one failure never stops the others.
+
+        ``on_phase(name, check_id)`` follows each grading live; ``on_done`` gets each result.
+        """
         results: list[SubmissionResult] = []
 
         def one(pair: tuple[Path, Path]) -> SubmissionResult | None:
             if self._stopping.is_set():
                 return None
-            result = self.grade(*pair)
+            name = submission_name(pair[0])
+            if on_phase is not None:
+                on_phase(name, "intake")
+            phase = functools.partial(on_phase, name) if on_phase is not None else None
+            result = self.grade(*pair, on_start=phase)
             if on_done is not None:
                 on_done(result)
             return result
@@ -293,14 +311,15 @@ class Runner:
 
 @dataclass
 class _Progress:
-    """Follows a grading's progress file and hands each new check result on."""
+    """Follows a grading's progress file: each check that starts, each result as it is known."""
 
     path: Path
     on_check: Callable[[CheckResult], None] | None
+    on_start: Callable[[str], None] | None = None
     offset: int = 0
 
     def relay(self) -> None:
-        if self.on_check is None or not self.path.is_file():
+        if (self.on_check is None and self.on_start is None) or not self.path.is_file():
             return
         with self.path.open("rb") as handle:
             handle.seek(self.offset)
@@ -308,7 +327,12 @@ class _Progress:
         complete = data[: data.rfind(b"\n") + 1]  # a line being written waits for the next look
         self.offset += len(complete)
         for line in complete.decode("utf-8").splitlines():
-            self.on_check(CheckResult.from_dict(json.loads(line)))
+            event = json.loads(line)
+            if event.pop("event", "result") == "start":
+                if self.on_start is not None:
+                    self.on_start(str(event["id"]))
+            elif self.on_check is not None:
+                self.on_check(CheckResult.from_dict(event))
 
 
 def _read_result(path: Path) -> SubmissionResult | None:

@@ -45,6 +45,8 @@ def test_dockerfiles_have_no_hadolint_errors(grading: Grading) -> None:
         raise InfrastructureError(f"hadolint did not print JSON: {done.stderr.strip()[:200]}") from exc
     lines = [f"{f['file']}:{f['line']} {f['level']} {f['code']} : {f['message']}" for f in findings]
     errors = [f for f in findings if f.get("level") == "error"]
+    for finding in errors:
+        grading.locate(str(finding["file"]), int(finding["line"]))
     assert not errors, _(
         "hadolint signale des erreurs (notion : bonnes pratiques Dockerfile) :\n{lines}"
     ).format(lines="\n".join(lines))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -29,12 +30,46 @@ def _fmt(value: float) -> str:
     return f"{value:g}"
 
 
-def write_csv(results: Sequence[SubmissionResult], assignment: Assignment, path: Path) -> None:
+#: A Moodle export names each student "<Full name>_<participant id>" (see intake.expand_moodle_export).
+_MOODLE_NAME = re.compile(r"^(?P<name>.+)_(?P<id>\d+)$")
+MOODLE_HEADER = ["Identifier", "Full name", "Grade", "Maximum Grade", "Feedback comments"]
+
+
+def moodle_rows(results: Sequence[SubmissionResult]) -> list[list[str]]:
+    """Moodle's offline grading worksheet: upload it under "Assignment > Upload grading worksheet".
+
+    Submissions from a Moodle export keep their participant number, which Moodle matches on;
+    others are identified by their name. Results in ``error`` are left out: never a zero.
+    """
+    table = [MOODLE_HEADER]
+    for result in sorted(results, key=lambda r: r.submission):
+        if result.status == "error":
+            continue
+        found = _MOODLE_NAME.match(result.submission)
+        identifier = f"Participant {found['id']}" if found else result.submission
+        full_name = found["name"] if found else result.submission
+        missed = [c.id for c in result.checks if c.status == "failed"]
+        comment = (
+            _("À revoir : {checks}").format(checks=", ".join(missed)) if missed else _("Tout est réussi.")
+        )
+        table.append([identifier, full_name, _fmt(result.score), _fmt(result.max_score), comment])
+    return table
+
+
+def _write(table: list[list[str]], path: Path) -> None:
     buffer = io.StringIO()
-    csv.writer(buffer, lineterminator="\n").writerows(rows(results, assignment))
+    csv.writer(buffer, lineterminator="\n").writerows(table)
     tmp = path.with_suffix(".csv.tmp")
     tmp.write_text(buffer.getvalue(), encoding="utf-8")
     tmp.replace(path)
+
+
+def write_csv(results: Sequence[SubmissionResult], assignment: Assignment, path: Path) -> None:
+    _write(rows(results, assignment), path)
+
+
+def write_moodle_csv(results: Sequence[SubmissionResult], path: Path) -> None:
+    _write(moodle_rows(results), path)
 
 
 def render_table(results: Sequence[SubmissionResult], assignment: Assignment) -> str:
