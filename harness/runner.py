@@ -95,7 +95,7 @@ class Runner:
                 result = self._every_check(name, run_id, "failed", str(exc))
             else:
                 progress = _Progress(Path(tmp) / "progress.jsonl", on_check, on_start)
-                result = self._run_checks(root, name, run_id, Path(tmp), result_path, out_dir, progress)
+                result = self._run_checks(root, name, run_id, key, Path(tmp), out_dir, progress)
         result.duration_s = time.monotonic() - started
         result.key = key
         result.write(result_path)
@@ -167,7 +167,9 @@ class Runner:
             **kwargs,  # type: ignore[arg-type]
         )
 
-    def _command(self, root: Path, name: str, run_id: str, workdir: Path, result_path: Path) -> list[str]:
+    def _command(
+        self, root: Path, name: str, run_id: str, key: str, workdir: Path, out_dir: Path
+    ) -> list[str]:
         command = [
             sys.executable, "-P", "-m", "pytest",
             "-c", str(GRADING_INI),
@@ -178,7 +180,8 @@ class Runner:
             "--grader-submission", str(root),
             "--grader-name", name,
             "--grader-assignment", str(self.assignment.directory),
-            "--grader-result", str(result_path),
+            "--grader-result", str(out_dir / "result.json"),
+            "--grader-key", key,
             "--grader-run-id", run_id,
             "--grader-workdir", str(workdir / "work"),
             "--grader-progress", str(workdir / "progress.jsonl"),
@@ -198,12 +201,12 @@ class Runner:
         root: Path,
         name: str,
         run_id: str,
+        key: str,
         workdir: Path,
-        result_path: Path,
         out_dir: Path,
         progress: _Progress,
     ) -> SubmissionResult:
-        log_path = out_dir / "grading.log"
+        log_path, result_path = out_dir / "grading.log", out_dir / "result.json"
         env = {k: v for k, v in os.environ.items() if k not in _SCRUBBED_ENV}
         env["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"
         env["PYTHONDONTWRITEBYTECODE"] = "1"
@@ -211,7 +214,7 @@ class Runner:
         try:
             with log_path.open("wb") as log:
                 proc = subprocess.Popen(
-                    self._command(root, name, run_id, workdir, result_path),
+                    self._command(root, name, run_id, key, workdir, out_dir),
                     cwd=workdir,  # never the submission, nor the caller's folder
                     env=env,
                     stdin=subprocess.DEVNULL,
