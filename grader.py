@@ -25,7 +25,7 @@ from rich.text import Text
 from harness import __version__
 from harness.assignment import Assignment, find_assignment, load_assignment
 from harness.batch import discover, merge, parse_shard, shard
-from harness.compose import ComposeCLI
+from harness.compose_cli import ComposeCLI
 from harness.console import BatchDisplay, make_console, print_check, print_kept
 from harness.docker_api import DockerAPI
 from harness.errors import GraderError, InfrastructureError

@@ -8,24 +8,18 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import re
-import shutil
-import signal
-import subprocess
-import sys
 import time
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 from .assignment import Limits
+from .compose_cli import CommandResult, ComposeCLI
 from .docker_api import ContainerState, DockerAPI
 from .errors import (
     BuildFailed,
     ComposeFileError,
-    ComposeUnavailable,
     EngineCapacity,
     GraderTimeout,
     InfrastructureError,
@@ -34,89 +28,12 @@ from .errors import (
 )
 from .i18n import _
 from .policy import enforce, enforce_file_references
-from .processes import POSIX_GROUPS, stop_group
 from .sandbox import namespace
 
 COMPOSE_FILENAMES = ("compose.yaml", "compose.yml", "docker-compose.yaml", "docker-compose.yml")
-_PLUGIN_DIRS = (
-    "~/.docker/cli-plugins",
-    "/usr/local/lib/docker/cli-plugins",
-    "/usr/local/libexec/docker/cli-plugins",
-    "/usr/lib/docker/cli-plugins",
-    "/usr/libexec/docker/cli-plugins",
-    "/Applications/Docker.app/Contents/Resources/cli-plugins",
-    "C:/Program Files/Docker/cli-plugins",
-)
-_KEPT_ENV = frozenset(
-    {"PATH", "HOME", "USER", "LANG", "LC_ALL", "TMPDIR", "TEMP", "TMP", "XDG_RUNTIME_DIR",
-     "SYSTEMROOT", "SystemRoot", "USERPROFILE", "APPDATA", "LOCALAPPDATA", "PROGRAMDATA", "ProgramData"}
-)  # fmt: skip
 _BUILDKIT_PREFIX = re.compile(r"^(#\d+ (\d+\.\d+ )?|\d+\.\d+ |> )")
 _ANONYMOUS_VOLUME = re.compile(r"[0-9a-f]{64}")
 _KEY_LINE_MARKERS = ("error", "failed", "not found", "cannot", "unable", "denied", "no such")
-
-
-@dataclass(frozen=True)
-class CommandResult:
-    returncode: int
-    output: str  # stdout and stderr, interleaved as Compose wrote them
-    timed_out: bool = False
-
-
-def compose_command() -> list[str]:
-    """How to run Compose v2: ``$GRADER_COMPOSE``, the plugin binary itself, or ``docker compose``.
-
-    The plugin is called directly where it is found, so that a timeout can end it and
-    everything it started (the ``docker`` front end would leave the plugin running).
-    """
-    override = os.environ.get("GRADER_COMPOSE")
-    if override:
-        return override.split()
-    suffix = ".exe" if sys.platform == "win32" else ""
-    for folder in _PLUGIN_DIRS:
-        candidate = Path(folder).expanduser() / f"docker-compose{suffix}"
-        if candidate.is_file() and os.access(candidate, os.X_OK):
-            return [str(candidate)]
-    if shutil.which("docker") is None:
-        raise ComposeUnavailable("the docker command is missing: install Docker and Docker Compose v2.")
-    return ["docker", "compose"]
-
-
-class ComposeCLI:
-    """Runs Compose subprocesses; the seam tests replace to record or fake calls."""
-
-    def __init__(self, command: Sequence[str] | None = None) -> None:
-        self.command = list(command) if command else compose_command()
-
-    def run(self, args: Sequence[str], *, timeout: float, cwd: Path | None = None) -> CommandResult:
-        # Only what Compose needs to reach the engine: `${VAR}` in a student's file must not
-        # read the grader's environment (tokens, paths, CI secrets).
-        env = {k: v for k, v in os.environ.items() if k in _KEPT_ENV or k.startswith("DOCKER_")}
-        env.update(COMPOSE_ANSI="never", BUILDKIT_PROGRESS="plain", DOCKER_CLI_HINTS="false")
-        try:
-            proc = subprocess.Popen(
-                [*self.command, *args],
-                cwd=cwd,
-                env=env,
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.STDOUT,
-                start_new_session=POSIX_GROUPS,
-            )
-        except FileNotFoundError as exc:
-            raise ComposeUnavailable(
-                f"cannot run {self.command[0]}: install Docker Compose v2 (it comes with Docker Desktop)."
-            ) from exc
-        try:
-            out, _err = proc.communicate(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            stop_group(proc, signal.SIGTERM, grace=10.0, kill_grace=5.0)
-            out, _err = proc.communicate()
-            return CommandResult(proc.returncode, out.decode("utf-8", "replace"), timed_out=True)
-        except BaseException:  # Ctrl-C or SIGTERM: end Compose with us, then let the caller clean up
-            stop_group(proc, signal.SIGTERM, grace=10.0, kill_grace=5.0)
-            raise
-        return CommandResult(proc.returncode, out.decode("utf-8", "replace"))
 
 
 #: BuildKit names the failing instruction as "Dockerfile:12" above its excerpt.
@@ -228,22 +145,25 @@ class ComposeProject:
 
     # -- lifecycle ---------------------------------------------------------------
 
-    def _compose(self, *args: str, timeout: float) -> CommandResult:
+    def _compose(
+        self, *args: str, timeout: float, stop_when: Callable[[str | None], bool] | None = None
+    ) -> CommandResult:
         """Run Compose on the project; the engine running out of capacity is never the student's fault."""
-        result = self._compose_raw(*args, timeout=timeout)
+        result = self._compose_raw(*args, timeout=timeout, stop_when=stop_when)
         if result.returncode != 0 and EngineCapacity.found_in(result.output):
             raise EngineCapacity()
         return result
 
-    def _compose_raw(self, *args: str, timeout: float) -> CommandResult:
+    def _compose_raw(
+        self, *args: str, timeout: float, stop_when: Callable[[str | None], bool] | None = None
+    ) -> CommandResult:
         if not self.file.exists():
             self.file.parent.mkdir(parents=True, exist_ok=True)
             self.file.write_text(json.dumps(self.model, indent=2), encoding="utf-8")
-        return self.cli.run(
-            ["-f", str(self.file), "-p", self.name, "--project-directory", str(self.file.parent), *args],
-            timeout=timeout,
-            cwd=self.file.parent,
-        )
+        command = ["-f", str(self.file), "-p", self.name, "--project-directory", str(self.file.parent), *args]
+        if stop_when is None:  # the plain call: test doubles of ComposeCLI need not know stop_when
+            return self.cli.run(command, timeout=timeout, cwd=self.file.parent)
+        return self.cli.run(command, timeout=timeout, cwd=self.file.parent, stop_when=stop_when)
 
     def _once(self, attr: str, action: Any) -> None:
         """Run ``action`` once; a later call raises the same SubmissionError again."""
@@ -269,14 +189,20 @@ class ComposeProject:
             return
         self._run_build()
 
-    def rebuild(self, service: str) -> str:
-        """Build ``service`` again (after a change to its sources); return the build log."""
-        self.build()
-        return self._run_build(service)
+    def rebuild(self, service: str, stop_when: Callable[[str | None], bool] | None = None) -> str:
+        """Build ``service`` again (after a change to its sources); return the build log.
 
-    def _run_build(self, *services: str) -> str:
+        ``stop_when`` (see :meth:`ComposeCLI.run`) may end the build as soon as its log has
+        said what the caller wanted to know; the image then stays the one built before.
+        """
+        self.build()
+        return self._run_build(service, stop_when=stop_when)
+
+    def _run_build(self, *services: str, stop_when: Callable[[str | None], bool] | None = None) -> str:
         timeout = self.limits.build_timeout_s
-        result = self._compose("build", *services, timeout=timeout)
+        result = self._compose("build", *services, timeout=timeout, stop_when=stop_when)
+        if result.stopped:
+            return result.output
         if result.timed_out:
             raise BuildFailed(
                 _("La construction de l'image a dépassé la limite de {s} secondes.").format(s=int(timeout)),

@@ -8,7 +8,8 @@ from pathlib import Path
 from typing import Any
 
 from .assignment import Assignment
-from .compose import ComposeCLI, ComposeProject, find_compose_file, normalize
+from .compose import ComposeProject, find_compose_file, normalize
+from .compose_cli import ComposeCLI
 from .docker_api import DockerAPI, ExecResult
 from .errors import SpecError, SubmissionError
 from .i18n import _

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.compose import ComposeCLI
+from harness.compose_cli import ComposeCLI
 from harness.errors import ComposeUnavailable
 
 
@@ -56,3 +56,30 @@ def test_the_engine_running_out_of_address_pools_is_the_machines_fault() -> None
     assert EngineCapacity.found_in(message)
     assert not EngineCapacity.found_in("failed to solve: process did not complete successfully")
     assert isinstance(EngineCapacity(), InfrastructureError), "an error outcome, never a zero"
+
+
+@pytest.mark.skipif(not hasattr(os, "killpg"), reason="process groups are POSIX")
+def test_stop_when_ends_the_command_once_the_answer_is_known(tmp_path: Path) -> None:
+    pidfile = tmp_path / "grandchild.pid"
+    cli = ComposeCLI(["sh", "-c", f"sleep 300 & echo $! > {pidfile}; echo one; echo two; wait; echo never"])
+    seen: list[str | None] = []
+
+    def answered(line: str | None) -> bool:
+        seen.append(line)
+        return line == "two"
+
+    started = time.monotonic()
+    result = cli.run([], timeout=60, stop_when=answered)
+    assert result.stopped
+    assert not result.timed_out
+    assert result.output.splitlines() == ["one", "two"]
+    assert time.monotonic() - started < 15
+    time.sleep(0.2)
+    assert not _alive(int(pidfile.read_text()))
+
+
+def test_stop_when_that_never_answers_lets_the_command_finish() -> None:
+    result = ComposeCLI(["sh", "-c", "echo a; sleep 1; echo b; exit 4"]).run(
+        [], timeout=30, stop_when=lambda line: False
+    )
+    assert (result.returncode, result.output, result.stopped) == (4, "a\nb\n", False)
