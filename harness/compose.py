@@ -61,6 +61,16 @@ def key_lines(output: str, limit: int = 12, width: int = 200) -> str:
     return "\n".join((keyed or plain)[-limit:])
 
 
+def _join_network(model: dict[str, Any], network: str) -> None:
+    """Make the existing ``network`` the project's default network, when that is its only one.
+
+    Grader-built projects of one grading share one network: creating and removing a network
+    is an engine operation that parallel gradings wait on each other for.
+    """
+    if set(model.get("networks") or {}) == {"default"}:
+        model["networks"] = {"default": {"name": network, "external": True}}
+
+
 def find_compose_file(directory: Path) -> Path | None:
     for name in COMPOSE_FILENAMES:
         if (directory / name).is_file():
@@ -124,6 +134,7 @@ class ComposeProject:
         docker: DockerAPI,
         http_ports: Sequence[int] = (),
         policy_allow: frozenset[str] = frozenset(),
+        network: str | None = None,
     ) -> None:
         #: The model as the student wrote it (normalized): what checks about the file read.
         self.source_model = source_model
@@ -137,6 +148,8 @@ class ComposeProject:
         #: Policy rules the assignment relaxes.
         self.policy_allow = policy_allow
         self.model = namespace(source_model, project=name, run_id=run_id, limits=limits)
+        if network is not None:
+            _join_network(self.model, network)
         self.file = workdir / f"{name}.compose.json"
         self._built: SubmissionError | bool | None = False
         self._up: SubmissionError | bool | None = False
@@ -269,6 +282,18 @@ class ComposeProject:
         self._up = False
         self._remember_anonymous_volumes()
         self._compose("rm", "--stop", "--force", service, timeout=120)
+
+    def renew_volumes(self) -> None:
+        """Remove every container and every volume of the project, keeping its networks.
+
+        The next :meth:`up` starts on fresh volumes, as after ``down -v``, without deleting
+        and re-creating the networks (engine operations that parallel gradings queue on).
+        """
+        self._up = False
+        self._remember_anonymous_volumes()
+        self._compose("rm", "--stop", "--force", "-v", timeout=120)
+        for spec in (self.model.get("volumes") or {}).values():
+            self.docker.remove_volume(str(spec["name"]))
 
     def _remember_anonymous_volumes(self) -> None:
         """Note the anonymous volumes in use, before a removal detaches them from any container."""

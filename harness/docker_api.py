@@ -217,8 +217,8 @@ class DockerAPI:
         _ignore_missing(self.client.api.remove_image, reference, force=True)
 
     @_boundary
-    def create_network(self, name: str, run_id: str) -> str:
-        network = self.client.networks.create(name, labels={RUN_LABEL: run_id}, internal=True)
+    def create_network(self, name: str, run_id: str, *, internal: bool = True) -> str:
+        network = self.client.networks.create(name, labels={RUN_LABEL: run_id}, internal=internal)
         return str(network.id)
 
     @_boundary

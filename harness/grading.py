@@ -49,6 +49,7 @@ class Grading:
         #: When recording the reference, the facts measured so far; None when grading.
         self.recorded: dict[str, Any] | None = None
         self._facts: dict[str, Any] | None = None
+        self._network: str | None = None
 
     @property
     def cli(self) -> ComposeCLI:
@@ -87,29 +88,39 @@ class Grading:
                     )
                 )
             model = wrap_dockerfile(directory, spec.dockerfile, part, spec.http_ports, dict(spec.volumes))
-        else:
-            compose_file = find_compose_file(directory)
-            if compose_file is None:
-                raise SubmissionError(
-                    _(
-                        "Aucun fichier Compose (compose.yaml ou docker-compose.yml) dans « {folder}/ »."
-                    ).format(folder=spec.directory)
+            return self._new_project(name, model, spec.http_ports, network=self._parts_network())
+        compose_file = find_compose_file(directory)
+        if compose_file is None:
+            raise SubmissionError(
+                _("Aucun fichier Compose (compose.yaml ou docker-compose.yml) dans « {folder}/ ».").format(
+                    folder=spec.directory
                 )
-            try:
-                model = normalize(
-                    self.cli,
-                    compose_file,
-                    name,
-                    timeout=self.assignment.limits.command_timeout_s,
-                    root=self.submission,
-                    policy_allow=self.assignment.policy_allow,
-                )
-            except SubmissionError as exc:
-                exc.locations = exc.locations or (compose_file.relative_to(self.submission).as_posix(),)
-                raise
+            )
+        try:
+            model = normalize(
+                self.cli,
+                compose_file,
+                name,
+                timeout=self.assignment.limits.command_timeout_s,
+                root=self.submission,
+                policy_allow=self.assignment.policy_allow,
+            )
+        except SubmissionError as exc:
+            exc.locations = exc.locations or (compose_file.relative_to(self.submission).as_posix(),)
+            raise
         return self._new_project(name, model, spec.http_ports)
 
-    def _new_project(self, name: str, model: dict[str, Any], http_ports: tuple[int, ...]) -> ComposeProject:
+    def _parts_network(self) -> str:
+        """The one network of the projects the grader composes (created once, swept by label)."""
+        if self._network is None:
+            name = f"g{self.run_id}-grading"
+            self.docker.create_network(name, self.run_id, internal=False)
+            self._network = name
+        return self._network
+
+    def _new_project(
+        self, name: str, model: dict[str, Any], http_ports: tuple[int, ...], network: str | None = None
+    ) -> ComposeProject:
         return ComposeProject(
             name=name,
             source_model=model,
@@ -121,12 +132,13 @@ class Grading:
             docker=self.docker,
             http_ports=http_ports,
             policy_allow=self.assignment.policy_allow,
+            network=network,
         )
 
     def custom_stack(self, key: str, model: dict[str, Any], http_ports: tuple[int, ...] = ()) -> Stack:
         """A project the grader composes itself (a probe, a variant of a part), namespaced alike."""
         if key not in self._stacks:
-            project = self._new_project(self.project_name(key), model, http_ports)
+            project = self._new_project(self.project_name(key), model, http_ports, self._parts_network())
             self._stacks[key] = Stack(project)
         return self._stacks[key]
 

@@ -54,7 +54,7 @@ def test_compteur_get_and_post_count(compteur: Stack) -> None:
 @check("compteur.volume_persists")
 def test_compteur_count_survives_its_container(compteur: Stack) -> None:
     project = compteur.project
-    project.down(volumes=True)  # start from a fresh volume
+    project.renew_volumes()  # start from a fresh volume
     service = compteur.up().service("compteur")
     start = _get(service)
     assert start == 0, _("Sur un volume neuf, GET /compteur doit renvoyer 0, reçu {got}.").format(got=start)
@@ -68,6 +68,6 @@ def test_compteur_count_survives_its_container(compteur: Stack) -> None:
         "GET /compteur renvoie {got} au lieu de 3 : le compte doit être écrit dans /data "
         "(notion : volumes nommés)."
     ).format(got=kept)
-    project.down(volumes=True)
+    project.renew_volumes()
     fresh = _get(compteur.up().service("compteur"))
     assert fresh == 0, _("Sur un volume neuf, GET /compteur doit renvoyer 0, reçu {got}.").format(got=fresh)

@@ -110,3 +110,14 @@ def test_key_lines_keeps_the_errors_once_and_short() -> None:
     assert len([x for x in lines if "ngnix" in x]) == 1
     assert all(len(x) <= 200 for x in lines)
     assert "Get:1" not in key_lines(log)
+
+
+def test_grader_built_projects_join_the_gradings_network_only_when_it_is_their_only_one() -> None:
+    from harness.compose import _join_network
+
+    alone = {"services": {"web": {}}, "networks": {"default": {"name": "p_default"}}}
+    _join_network(alone, "g1-grading")
+    assert alone["networks"] == {"default": {"name": "g1-grading", "external": True}}
+    declared = {"services": {"web": {"networks": ["back"]}}, "networks": {"back": {"name": "p_back"}}}
+    _join_network(declared, "g1-grading")
+    assert declared["networks"] == {"back": {"name": "p_back"}}
