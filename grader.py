@@ -188,9 +188,10 @@ def cmd_check(args: argparse.Namespace, docker: DockerAPI) -> int:
 def _prefix(path: Path) -> str:
     """``path`` relative to the working folder (the repository in CI), for annotations."""
     try:
-        return path.resolve().relative_to(Path.cwd().resolve()).as_posix().removeprefix(".")
+        relative = path.resolve().relative_to(Path.cwd().resolve()).as_posix()
     except ValueError:
         return ""
+    return "" if relative == "." else relative
 
 
 def cmd_ci(args: argparse.Namespace, docker: DockerAPI) -> int:

@@ -125,6 +125,12 @@ def _processes_mentioning(text: str) -> list[int]:
     return [pid for pid in found if pid != os.getpid()]
 
 
+def _run_id(pid: int) -> str:
+    """The ``--grader-run-id`` of a grading process."""
+    argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    return argv[argv.index(b"--grader-run-id") + 1].decode()
+
+
 def _wait(condition: Any, timeout: float, what: str) -> None:
     deadline = time.monotonic() + timeout
     while not condition():
@@ -142,8 +148,11 @@ def test_killing_grade_mid_batch_then_rerunning_finishes_only_what_was_unfinishe
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     grader = subprocess.Popen([*GRADER, *args], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        _wait(lambda: len(_graded(out)) >= 1, 600, "a first graded submission")
-        _wait(lambda: bool(docker_api.leftovers().containers), 300, "the next grading's container")
+        # --jobs 1 grades in name order: once alice-1's grading runs, alice-0 is graded and
+        # alice-2 has not started (a killed grader starts nothing more).
+        _wait(lambda: bool(_processes_mentioning(str(out / "alice-1"))), 600, "the second grading")
+        run_id = _run_id(_processes_mentioning(str(out / "alice-1"))[0])
+        _wait(lambda: bool(docker_api.leftovers(run_id).containers), 300, "the second grading's container")
     finally:
         grader.send_signal(signal.SIGKILL)  # no cleanup of its own: its gradings must notice
         grader.wait()
