@@ -27,6 +27,8 @@ from .results import CheckResult, CheckStatus, SubmissionResult, write_json_atom
 F = TypeVar("F", bound=Callable[..., Any])
 MARKER = "grader_check"
 PLUGIN_NAME = "grader-session"
+#: Set when the session's cleanup starts (see _stop_when_orphaned).
+_FINISHING = threading.Event()
 
 
 def check(check_id: str) -> Callable[[F], F]:
@@ -230,6 +232,7 @@ class GraderPlugin:
         return ""
 
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
+        _FINISHING.set()
         cleanup_error = ""
         try:
             if not (self.keep and exitstatus != pytest.ExitCode.INTERRUPTED):
@@ -290,7 +293,8 @@ def _stop_when_orphaned() -> None:
     def watch() -> None:
         while os.getppid() == parent:
             time.sleep(1.0)
-        os.kill(os.getpid(), signal.SIGINT)  # pytest's cleanup runs, as on Ctrl-C
+        if not _FINISHING.is_set():  # once cleanup has begun, an interrupt would only cut it short
+            os.kill(os.getpid(), signal.SIGINT)  # pytest's cleanup runs, as on Ctrl-C
 
     threading.Thread(target=watch, name="orphan-watch", daemon=True).start()
 
