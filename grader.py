@@ -172,16 +172,19 @@ def _grade_one(
     return result
 
 
+def _incomplete() -> int:
+    """The one submission's grading could not be done: say so, exit 2."""
+    print(_("Certaines vérifications n'ont pas pu être faites : relancez la correction."), file=sys.stderr)
+    return EXIT_ERROR
+
+
 def cmd_check(args: argparse.Namespace, docker: DockerAPI) -> int:
     console = make_console()
     result = _grade_one(args, docker, console, _load(args.assignment), keep=args.keep)
     if args.keep:
         print_kept(console, docker.run_containers(result.run_id))
     if result.status == "error":
-        print(
-            _("Certaines vérifications n'ont pas pu être faites : relancez la correction."), file=sys.stderr
-        )
-        return EXIT_ERROR
+        return _incomplete()
     return EXIT_OK if all(c.status in ("passed", "skipped") for c in result.checks) else EXIT_FAILED
 
 
@@ -221,10 +224,7 @@ def cmd_ci(args: argparse.Namespace, docker: DockerAPI) -> int:
         for command in github.workflow_commands(result, _prefix(args.path)):
             print(command)
     if result.status == "error":
-        print(
-            _("Certaines vérifications n'ont pas pu être faites : relancez la correction."), file=sys.stderr
-        )
-        return EXIT_ERROR
+        return _incomplete()
     needed = result.max_score * args.threshold / 100.0
     return EXIT_OK if result.score >= needed - 1e-9 else EXIT_FAILED
 

@@ -31,6 +31,11 @@ class CheckResult:
     #: Where in the submission the problem is, when known: "path/to/file:line" (or just a path).
     locations: tuple[str, ...] = ()
 
+    @property
+    def file(self) -> str:
+        """The first file the check points at (without its line), or "" when none is known."""
+        return self.locations[0].rsplit(":", 1)[0] if self.locations else ""
+
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data["locations"] = list(self.locations)

@@ -7,7 +7,8 @@ import re
 from ..i18n import _
 from ..results import CheckResult, SubmissionResult
 
-_MARKS = {"passed": "✅", "failed": "❌", "error": "⚠️", "skipped": "➖"}
+#: One mark per check status, for Markdown (feedback.md, the GitHub job summary).
+MARKS = {"passed": "✅", "failed": "❌", "error": "⚠️", "skipped": "➖"}
 
 
 def _fmt(value: float) -> str:
@@ -54,14 +55,14 @@ def render(result: SubmissionResult, title: str) -> str:
     for check in result.checks:
         hidden = " " + _("(cachée)") if check.visibility == "hidden" else ""
         lines.append(
-            f"| `{check.id}`{hidden} | {_MARKS[check.status]} {_status(check)} "
+            f"| `{check.id}`{hidden} | {MARKS[check.status]} {_status(check)} "
             f"| {_fmt(check.score)}/{_fmt(check.max_score)} |"
         )
     explained = [c for c in result.checks if c.feedback and c.status != "skipped"]
     if explained:
         lines += ["", "## " + _("Détails"), ""]
     for check in explained:
-        lines += [f"### {_MARKS[check.status]} `{check.id}`", ""]
+        lines += [f"### {MARKS[check.status]} `{check.id}`", ""]
         if check.locations:
             lines += [_("Fichiers concernés : {files}").format(files=", ".join(check.locations)), ""]
         lines += verbatim(check.feedback.strip())

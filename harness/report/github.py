@@ -6,9 +6,7 @@ from pathlib import PurePosixPath
 
 from ..i18n import _, ngettext
 from ..results import SubmissionResult
-from .feedback import verbatim
-
-_MARKS = {"passed": "✅", "failed": "❌", "error": "⚠️", "skipped": "➖"}
+from .feedback import MARKS, verbatim
 
 
 def job_summary(result: SubmissionResult, title: str, hidden: int = 0) -> str:
@@ -21,10 +19,10 @@ def job_summary(result: SubmissionResult, title: str, hidden: int = 0) -> str:
         "|---|:---:|---:|",
     ]
     for check in result.checks:
-        lines.append(f"| `{check.id}` | {_MARKS[check.status]} | {check.score:g}/{check.max_score:g} |")
+        lines.append(f"| `{check.id}` | {MARKS[check.status]} | {check.score:g}/{check.max_score:g} |")
     failing = [c for c in result.checks if c.status in ("failed", "error") and c.feedback]
     for check in failing:
-        lines += ["", "<details><summary>" + f"{_MARKS[check.status]} <code>{check.id}</code></summary>", ""]
+        lines += ["", "<details><summary>" + f"{MARKS[check.status]} <code>{check.id}</code></summary>", ""]
         lines += [*verbatim(check.feedback.strip()), "</details>"]
     if hidden:
         lines += [

@@ -17,7 +17,7 @@ def suite(result: SubmissionResult) -> TestSuite:
             name=check.id,
             classname=f"{result.assignment}.{result.submission}",
             elapsed_sec=check.duration_s,
-            file=check.locations[0].rsplit(":", 1)[0] if check.locations else None,
+            file=check.file or None,
         )
         first_line = check.feedback.strip().splitlines()[0] if check.feedback.strip() else check.status
         if check.status == "failed":

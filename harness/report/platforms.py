@@ -74,7 +74,7 @@ def classroom(result: SubmissionResult) -> dict[str, Any]:
                 "status": {"passed": "pass", "skipped": "pass", "failed": "fail"}.get(check.status, "error"),
                 "message": check.feedback,
                 "test_code": check.id,
-                "filename": check.locations[0].rsplit(":", 1)[0] if check.locations else "",
+                "filename": check.file,
                 "line_no": 0,
                 "execution_time": f"{check.duration_s:.2f}s",
                 "score": check.score,
