@@ -167,11 +167,23 @@ class Runner:
             **kwargs,  # type: ignore[arg-type]
         )
 
+    @staticmethod
+    def _interpreter(name: str) -> list[str]:
+        """Python for the grading process; under pyinstrument when GRADER_PROFILE names a folder."""
+        profile = os.environ.get("GRADER_PROFILE")
+        if not profile:
+            return [sys.executable, "-P"]
+        # pyinstrument needs sys.path[0] to be a real folder, which -P replaces: without -P it is
+        # the grading's working directory, its private empty folder, never the submission.
+        report = Path(profile).resolve() / f"{name}.txt"
+        report.parent.mkdir(parents=True, exist_ok=True)
+        return [sys.executable, "-m", "pyinstrument", "-r", "text", "-o", str(report)]
+
     def _command(
         self, root: Path, name: str, run_id: str, key: str, workdir: Path, out_dir: Path
     ) -> list[str]:
         command = [
-            sys.executable, "-P", "-m", "pytest",
+            *self._interpreter(name), "-m", "pytest",
             "-c", str(GRADING_INI),
             "--rootdir", str(checks_root()),
             "--confcutdir", str(self.assignment.directory),

@@ -118,3 +118,16 @@ def test_each_check_is_handed_on_as_soon_as_it_is_known(hostile_submission: Path
         hostile_submission, tmp_path / "out", on_check=lambda c: seen.append((c.id, c.status))
     )
     assert seen == [(c.id, c.status) for c in result.checks]
+
+
+def test_grader_profile_writes_a_pyinstrument_report_per_submission(
+    hostile_submission: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pytest.importorskip("pyinstrument")
+    monkeypatch.setenv("GRADER_PROFILE", str(tmp_path / "profiles"))
+    result, _ = _grade(hostile_submission, tmp_path / "out", visibility="visible")
+    report = (tmp_path / "profiles" / "mallory.txt").read_text()
+    assert "Duration" in report
+    assert "harness/plugin.py" in report, "the profile is of the grading process, where the plugin runs"
+    assert {c.id: c.status for c in result.checks}["fake.passes"] == "passed", "profiling changes no outcome"
+    assert not (tmp_path / "pwned").exists(), "profiling must not put the submission on sys.path"
