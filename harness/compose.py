@@ -279,9 +279,7 @@ class ComposeProject:
 
     def remove_container(self, service: str) -> None:
         """Stop and remove the service's container, keeping its volumes; :meth:`up` makes a new one."""
-        self._up = False
-        self._remember_anonymous_volumes()
-        self._compose("rm", "--stop", "--force", service, timeout=120)
+        self._rm(service)
 
     def renew_volumes(self) -> None:
         """Remove every container and every volume of the project, keeping its networks.
@@ -289,11 +287,15 @@ class ComposeProject:
         The next :meth:`up` starts on fresh volumes, as after ``down -v``, without deleting
         and re-creating the networks (engine operations that parallel gradings queue on).
         """
-        self._up = False
-        self._remember_anonymous_volumes()
-        self._compose("rm", "--stop", "--force", "-v", timeout=120)
+        self._rm("-v")
         for spec in (self.model.get("volumes") or {}).values():
             self.docker.remove_volume(str(spec["name"]))
+
+    def _rm(self, *args: str) -> None:
+        """``docker compose rm --stop --force ARGS``, noting first the anonymous volumes it detaches."""
+        self._up = False
+        self._remember_anonymous_volumes()
+        self._compose("rm", "--stop", "--force", *args, timeout=120)
 
     def _remember_anonymous_volumes(self) -> None:
         """Note the anonymous volumes in use, before a removal detaches them from any container."""
