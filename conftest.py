@@ -6,12 +6,19 @@ Grading runs never load this file: they use their own ini file and rootdir.
 from __future__ import annotations
 
 import os
+import secrets
 from collections.abc import Iterator
 
 import pytest
 
 from harness.docker_api import DockerAPI
 from harness.errors import InfrastructureError
+from harness.ownership import SESSION_ENV
+
+# Every Docker object this test session's gradings create carries grader.session=<token> (the
+# graders it starts inherit the variable): leak checks look at those only, never at the runs of
+# another grader sharing the engine.
+os.environ.setdefault(SESSION_ENV, "tests-" + secrets.token_hex(4))
 
 
 def _docker_available() -> str:
@@ -48,15 +55,16 @@ def docker_api() -> Iterator[DockerAPI]:
 
 @pytest.fixture(autouse=True)
 def _nothing_left_behind(request: pytest.FixtureRequest) -> Iterator[None]:
-    """After every integration test, no container, network, volume or image carries the grader's label."""
+    """After every integration test, nothing this session's gradings created remains on the engine."""
     yield
     if request.node.get_closest_marker("docker") is None:
         return
     api = DockerAPI()
+    session = os.environ[SESSION_ENV]
     try:
-        left = api.leftovers()
+        left = api.leftovers(session=session)
         if left:
-            api.sweep()
+            api.sweep(session=session)
             pytest.fail(f"the test left Docker objects labelled grader.run behind: {left}")
     finally:
         api.close()

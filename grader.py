@@ -6,7 +6,7 @@ grader grade DIR --out OUT       grade every submission of a class folder (or a 
 grader merge OUT... --out OUT    join the outputs of --shard runs into one
 grader kit [ASSIGNMENT] OUT      the student kit: visible checks and the reference's facts
 grader reference record          measure the reference solution once (facts.json)
-grader clean                     remove everything earlier runs left behind
+grader clean [--all]             remove what runs whose grader is gone left behind
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from harness.assignment import Assignment, find_assignment, load_assignment
 from harness.batch import discover, merge, parse_shard, shard
 from harness.compose_cli import ComposeCLI
 from harness.console import BatchDisplay, make_console, print_check, print_kept
-from harness.docker_api import DockerAPI
+from harness.docker_api import DockerAPI, Leftovers
 from harness.errors import GraderError, InfrastructureError
 from harness.grading import FACTS_FILE
 from harness.i18n import _, ngettext, set_language
@@ -110,10 +110,15 @@ def _parser() -> argparse.ArgumentParser:
     )
     record.add_argument("assignment", nargs="?", default="cours2")
 
-    sub.add_parser(
+    clean = sub.add_parser(
         "clean",
         parents=[common],
-        help="remove every container, network, volume and image left by earlier runs",
+        help="remove the containers, networks, volumes and images of runs whose grader is gone",
+    )
+    clean.add_argument(
+        "--all",
+        action="store_true",
+        help="also remove the runs of graders still running (their gradings then fail)",
     )
     return parser
 
@@ -331,12 +336,30 @@ def cmd_reference(args: argparse.Namespace, docker: DockerAPI) -> int:
 
 
 def cmd_clean(args: argparse.Namespace, docker: DockerAPI) -> int:
-    removed = docker.sweep()
+    orphans, live = docker.orphaned_runs()
+    if args.all and live:
+        print(
+            _(
+                "Attention : --all supprime aussi {n} correction(s) en cours d'un autre processus grader."
+            ).format(n=len(live)),
+            file=sys.stderr,
+        )
+    removed = Leftovers([], [], [], [])
+    for run in orphans + (live if args.all else []):
+        found = docker.sweep(run)
+        for kind in ("containers", "networks", "volumes", "images"):
+            getattr(removed, kind).extend(getattr(found, kind))
     print(
         _("Supprimés : {c} conteneurs, {n} réseaux, {v} volumes, {i} images.").format(
             c=len(removed.containers), n=len(removed.networks), v=len(removed.volumes), i=len(removed.images)
         )
     )
+    if live and not args.all:
+        print(
+            _(
+                "Laissé en place : {n} correction(s) en cours d'un processus grader vivant (--all pour forcer)."
+            ).format(n=len(live))
+        )
     return EXIT_OK
 
 

@@ -17,8 +17,9 @@ import docker.errors
 import requests
 
 from .errors import DaemonUnavailable, EngineCapacity, GraderTimeout, InfrastructureError
+from .ownership import OWNER_LABEL, RUN_LABEL, SESSION_LABEL, owner_alive, run_labels
 
-RUN_LABEL = "grader.run"
+__all__ = ["RUN_LABEL", "ContainerState", "DockerAPI", "ExecResult", "Leftovers"]
 PROJECT_LABEL = "com.docker.compose.project"
 SERVICE_LABEL = "com.docker.compose.service"
 
@@ -218,7 +219,7 @@ class DockerAPI:
 
     @_boundary
     def create_network(self, name: str, run_id: str, *, internal: bool = True) -> str:
-        network = self.client.networks.create(name, labels={RUN_LABEL: run_id}, internal=internal)
+        network = self.client.networks.create(name, labels=run_labels(run_id), internal=internal)
         return str(network.id)
 
     @_boundary
@@ -237,7 +238,7 @@ class DockerAPI:
             command,
             detach=True,
             network=network or "none",
-            labels={RUN_LABEL: run_id},
+            labels=run_labels(run_id),
             mem_limit="128m",
             pids_limit=64,
             security_opt=["no-new-privileges:true"],
@@ -263,9 +264,14 @@ class DockerAPI:
         return sorted((s for s in states if s is not None), key=lambda s: s.name)
 
     @_boundary
-    def leftovers(self, run_id: str | None = None) -> Leftovers:
-        """What still carries the grader's label (of one run, or of any run)."""
-        label = f"{RUN_LABEL}={run_id}" if run_id else RUN_LABEL
+    def leftovers(self, run_id: str | None = None, *, session: str | None = None) -> Leftovers:
+        """What still carries the grader's label: of one run, of one session, or of any run."""
+        if run_id:
+            label = f"{RUN_LABEL}={run_id}"
+        elif session:
+            label = f"{SESSION_LABEL}={session}"
+        else:
+            label = RUN_LABEL
         flt = {"label": label}
         return Leftovers(
             containers=self._container_ids(label),
@@ -275,9 +281,36 @@ class DockerAPI:
         )
 
     @_boundary
-    def sweep(self, run_id: str | None = None) -> Leftovers:
-        """Remove everything labelled by one run (or by any run); return what was removed."""
-        found = self.leftovers(run_id)
+    def run_owners(self) -> dict[str, str]:
+        """Every run that has something on the engine, with its owner ("" when unlabelled)."""
+        flt = {"label": RUN_LABEL}
+        labels: list[dict[str, str]] = [
+            c.get("Labels") or {} for c in self.client.api.containers(all=True, filters=flt)
+        ]
+        labels += [n.attrs.get("Labels") or {} for n in self.client.networks.list(filters=flt)]
+        labels += [v.attrs.get("Labels") or {} for v in self.client.volumes.list(filters=flt)]
+        labels += [i.labels or {} for i in self.client.images.list(filters=flt)]
+        owners: dict[str, str] = {}
+        for found in labels:
+            run = found.get(RUN_LABEL, "")
+            if run and (run not in owners or not owners[run]):
+                owners[run] = found.get(OWNER_LABEL, "")
+        return owners
+
+    def orphaned_runs(self) -> tuple[list[str], list[str]]:
+        """(runs whose owner process is gone, runs still owned by a live grader)."""
+        orphans: list[str] = []
+        live: list[str] = []
+        for run, owner in sorted(self.run_owners().items()):
+            (live if owner_alive(owner) else orphans).append(run)
+        return orphans, live
+
+    @_boundary
+    def sweep(self, run_id: str = "", *, session: str = "") -> Leftovers:
+        """Remove everything of the run ``run_id`` (or of the session); return what was removed."""
+        if not (run_id or session):
+            raise ValueError("sweep() removes one run or one session's runs: name it")
+        found = self.leftovers(run_id, session=session)
         api = self.client.api
         # Containers first: networks, volumes and images in use cannot be removed.
         for container_id in found.containers:

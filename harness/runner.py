@@ -30,6 +30,7 @@ from .errors import GraderError, IntakeError
 from .fingerprint import assignment_hash, result_key
 from .i18n import _
 from .intake import intake, submission_name
+from .ownership import OWNER_ENV, current_owner
 from .processes import POSIX_GROUPS, stop_group
 from .results import CheckResult, CheckStatus, SubmissionResult
 
@@ -221,6 +222,7 @@ class Runner:
         log_path, result_path = out_dir / "grading.log", out_dir / "result.json"
         env = {k: v for k, v in os.environ.items() if k not in _SCRUBBED_ENV}
         env["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"
+        env[OWNER_ENV] = current_owner()  # the grader owns the run, not this short-lived process
         env["PYTHONDONTWRITEBYTECODE"] = "1"
         timed_out = False
         try:

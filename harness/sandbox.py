@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from .assignment import Limits
-from .docker_api import RUN_LABEL
+from .ownership import run_labels
 
 
 def wrap_dockerfile(
@@ -53,7 +53,7 @@ def namespace(model: dict[str, Any], *, project: str, run_id: str, limits: Limit
     """A copy of ``model`` that cannot collide with any other grading and runs under ``limits``.
 
     Fixed names get the project as prefix, published ports move to 127.0.0.1 on an
-    ephemeral port, everything carries ``grader.run=<run_id>``, and every service gets
+    ephemeral port, everything carries ``grader.run=<run_id>`` and its owner (:mod:`harness.ownership`), and every service gets
     memory (no swap), CPU, pids, privilege and log limits. A limit the submission sets
     itself is kept when it is stricter than ours.
     """
@@ -63,7 +63,7 @@ def namespace(model: dict[str, Any], *, project: str, run_id: str, limits: Limit
     # name and label like any other (undeclared, a killed grading would leave it unswept).
     if any(not s.get("networks") and not s.get("network_mode") for s in (out.get("services") or {}).values()):
         out.setdefault("networks", {}).setdefault("default", {})
-    labels = {RUN_LABEL: run_id}
+    labels = run_labels(run_id)
     renamed_images: dict[str, str] = {}
 
     for kind in ("networks", "volumes"):

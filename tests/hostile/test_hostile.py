@@ -1,14 +1,20 @@
 """Hostile and broken submissions, graded for real in one batch beside good ones.
 
 For every case: the batch completes, the case gets its expected status with a clear
-feedback sentence, the good submissions' scores are what they are alone, and nothing
-labelled by the grader remains.
+feedback sentence, the good submissions' scores are what they are alone, no process of the
+grader's grows past 1 GiB, and nothing labelled by the grader remains.
+
+Cases live in ``cases/`` (fixed files) and in the ``make_*.py`` modules beside this one (made at
+run time: archives, links, huge files); their expected outcomes in the ``expected*.yaml`` files.
 """
 
 from __future__ import annotations
 
+import importlib
 import json
+import os
 import shutil
+import subprocess
 import threading
 import zipfile
 from pathlib import Path
@@ -17,14 +23,17 @@ import pytest
 import yaml
 
 from harness.docker_api import DockerAPI
+from harness.ownership import SESSION_LABEL, current_session
 
-from ..integration.conftest import ASSIGNMENTS, ROOT, run_grader
+from ..integration.conftest import ASSIGNMENTS, GRADER, ROOT, run_grader
 
 pytestmark = pytest.mark.docker
 HERE = Path(__file__).parent
 HOSTILE = str(ASSIGNMENTS / "hostile")
 PWNED = Path("/tmp/grader-hostile-pwned")
 LOG_LIMIT = 3 * 1024 * 1024  # the sandbox caps container logs at 1 MiB; json framing adds a little
+#: No process of the grader's (the CLI, grading processes, Compose, git) may grow past this.
+RSS_LIMIT = 1024**3
 
 
 def _make_generated_cases(root: Path) -> None:
@@ -56,37 +65,102 @@ def _make_generated_cases(root: Path) -> None:
     (hijack / "harness" / "__init__.py").write_text(payload)
 
 
+def _descendants(pid: int) -> list[int]:
+    """``pid`` and every process below it (from /proc)."""
+    parents: dict[int, int] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            parents[int(entry.name)] = int(stat[stat.rfind(")") + 2 :].split()[1])
+    found, todo = [], [pid]
+    while todo:
+        current = todo.pop()
+        found.append(current)
+        todo += [child for child, parent in parents.items() if parent == current]
+    return found
+
+
+def _rss(pid: int) -> tuple[str, int]:
+    """(command name, resident memory in bytes) of ``pid``; ("", 0) once it is gone."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return "", 0
+    fields = dict(line.split(":", 1) for line in status.splitlines() if ":" in line)
+    return fields.get("Name", "").strip(), int(fields.get("VmHWM", "0 kB").split()[0]) * 1024
+
+
+def _make_cases(root: Path) -> None:
+    _make_generated_cases(root)
+    for module in sorted(HERE.glob("make_*.py")):
+        importlib.import_module(f"{__package__}.{module.stem}").make(root)
+
+
 @pytest.fixture(scope="module")
 def graded(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, int]]:
-    """The whole class graded once with --jobs 2; also the largest log file seen while it ran."""
+    """The whole class graded once with --jobs 2; also the largest log file seen while it ran,
+    and the peak resident memory of each process of the grader's ("rss:<name>")."""
     root = tmp_path_factory.mktemp("hostile")
     batch = root / "batch"
     shutil.copytree(HERE / "cases", batch)
-    _make_generated_cases(batch)
+    _make_cases(batch)
     PWNED.unlink(missing_ok=True)
     api = DockerAPI()
     largest = {"log_bytes": 0}
     stop = threading.Event()
+    command = [
+        *GRADER,
+        "grade",
+        str(batch),
+        "--out",
+        str(root / "out"),
+        "--jobs",
+        "2",
+        "--assignment",
+        HOSTILE,
+    ]
+    grader = subprocess.Popen(
+        command,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
+
+    def watch_memory() -> None:
+        while not stop.wait(0.2):
+            for pid in _descendants(grader.pid):
+                name, rss = _rss(pid)
+                if name:
+                    largest[f"rss:{name}"] = max(largest.get(f"rss:{name}", 0), rss)
 
     def watch_logs() -> None:
         while not stop.wait(0.5):
-            for summary in api.client.api.containers(filters={"label": "hostile.case=log-flood"}):
+            for summary in api.client.api.containers(
+                filters={"label": ["hostile.case=log-flood", f"{SESSION_LABEL}={current_session()}"]}
+            ):
                 try:
                     path = api.inspect_container(summary["Id"]).get("LogPath") or ""
                     largest["log_bytes"] = max(largest["log_bytes"], Path(path).stat().st_size)
                 except Exception:
                     continue
 
-    watcher = threading.Thread(target=watch_logs)
-    watcher.start()
+    watchers = [threading.Thread(target=watch_logs), threading.Thread(target=watch_memory)]
+    for watcher in watchers:
+        watcher.start()
     try:
-        done = run_grader(
-            "grade", str(batch), "--out", str(root / "out"), "--jobs", "2", "--assignment", HOSTILE
-        )
+        stdout, stderr = grader.communicate(timeout=1800)
     finally:
         stop.set()
-        watcher.join()
-    assert done.returncode == 0, done.stdout + done.stderr
+        for watcher in watchers:
+            watcher.join()
+        if grader.poll() is None:
+            grader.kill()
+    assert grader.returncode == 0, stdout + stderr
+    assert (root / "out" / "gradebook.csv").is_file(), "the batch that holds every case ends with a gradebook"
     return root / "out", largest
 
 
@@ -97,7 +171,9 @@ def _check(out: Path, name: str) -> dict[str, object]:
     return check  # type: ignore[no-any-return]
 
 
-EXPECTED = yaml.safe_load((HERE / "expected.yaml").read_text(encoding="utf-8"))
+EXPECTED: dict[str, dict[str, str]] = {}
+for _file in sorted(HERE.glob("expected*.yaml")):
+    EXPECTED.update(yaml.safe_load(_file.read_text(encoding="utf-8")))
 
 
 @pytest.mark.parametrize("case", sorted(EXPECTED))
@@ -122,6 +198,15 @@ def test_the_submission_never_configured_pytest_or_ran_on_the_host(
     assert not Path("/tmp/grader-zip-absolute.txt").exists()
 
 
+def test_no_process_of_the_grader_grows_past_one_gib(graded: tuple[Path, dict[str, int]]) -> None:
+    _, measured = graded
+    peaks = {k: v for k, v in measured.items() if k.startswith("rss:")}
+    assert peaks.get("rss:python3", peaks.get("rss:python", 0)) > 0, (
+        f"the grader's processes were measured: {peaks}"
+    )
+    assert max(peaks.values()) < RSS_LIMIT, peaks
+
+
 def test_a_flooding_container_log_stays_capped(graded: tuple[Path, dict[str, int]]) -> None:
     _, largest = graded
     assert 0 < largest["log_bytes"] <= LOG_LIMIT, largest
@@ -139,7 +224,7 @@ def test_good_submissions_score_as_they_do_alone(graded: tuple[Path, dict[str, i
 def test_nothing_labelled_remains_after_the_batch(
     graded: tuple[Path, dict[str, int]], docker_api: DockerAPI
 ) -> None:
-    assert not docker_api.leftovers()
+    assert not docker_api.leftovers(session=current_session())
 
 
 def test_the_batch_left_the_repository_untouched(graded: tuple[Path, dict[str, int]]) -> None:

@@ -13,8 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from harness.docker_api import RUN_LABEL, DockerAPI
+from harness.docker_api import DockerAPI
 from harness.errors import InfrastructureError
+from harness.ownership import SESSION_LABEL, current_session
 
 from ..integration.conftest import ASSIGNMENTS, GRADER, ROOT, run_grader
 
@@ -50,7 +51,11 @@ def _wait_until(condition: Callable[[], bool], proc: subprocess.Popen[str], time
 
 
 def _running(api: DockerAPI) -> int:
-    return len(api.client.api.containers(filters={"label": RUN_LABEL, "status": "running"}))
+    return len(
+        api.client.api.containers(
+            filters={"label": f"{SESSION_LABEL}={current_session()}", "status": "running"}
+        )
+    )
 
 
 def _status(out: Path, name: str) -> str:
@@ -69,7 +74,7 @@ def test_ctrl_c_mid_batch_cleans_up_and_a_rerun_grades_only_the_rest(
     os.killpg(proc.pid, signal.SIGINT)
     output, _ = proc.communicate(timeout=180)
     assert proc.returncode == 130, output
-    assert not docker_api.leftovers(), "Ctrl-C leaves nothing behind"
+    assert not docker_api.leftovers(session=current_session()), "Ctrl-C leaves nothing behind"
     again = run_grader("grade", str(batch), "--out", str(out), "--jobs", "2", "--assignment", HOSTILE)
     assert again.returncode == 0, again.stdout + again.stderr
     assert "2 remises déjà corrigées" in again.stdout, again.stdout
@@ -108,7 +113,7 @@ def test_the_daemon_stopping_mid_batch_is_an_error_never_a_zero(tmp_path: Path) 
     assert cleaned.returncode == 0, cleaned.stdout + cleaned.stderr
     api.close()  # its connections died with the daemon
     try:
-        assert not api.leftovers()
+        assert not api.leftovers(session=current_session())
     except InfrastructureError:
         pytest.fail("the daemon did not come back")
     finally:

@@ -21,6 +21,7 @@ import requests
 import xmlschema
 
 from harness.docker_api import DockerAPI
+from harness.ownership import current_session
 
 from .conftest import GRADER, ROOT, SUBMISSIONS, GradedClass, run_grader
 
@@ -156,7 +157,11 @@ def test_killing_grade_mid_batch_then_rerunning_finishes_only_what_was_unfinishe
     finally:
         grader.send_signal(signal.SIGKILL)  # no cleanup of its own: its gradings must notice
         grader.wait()
-    _wait(lambda: not docker_api.leftovers(), 120, "the orphaned grading to clean up after itself")
+    _wait(
+        lambda: not docker_api.leftovers(session=current_session()),
+        120,
+        "the orphaned grading to clean up after itself",
+    )
     _wait(lambda: not _processes_mentioning(str(out)), 60, "the orphaned grading process to end")
     finished = _graded(out)
     assert 1 <= len(finished) < 3
@@ -166,7 +171,7 @@ def test_killing_grade_mid_batch_then_rerunning_finishes_only_what_was_unfinishe
     assert _graded(out) == {f"alice-{i}" for i in range(3)}
     for name in finished:  # results kept, not graded again
         assert name not in re.findall(r"^  (\S+): graded", done.stdout, re.MULTILINE)
-    assert not docker_api.leftovers()
+    assert not docker_api.leftovers(session=current_session())
 
 
 def test_shards_merged_give_the_gradebook_of_one_run(tmp_path: Path) -> None:
@@ -247,4 +252,4 @@ def test_keep_leaves_the_stack_reachable_until_clean(docker_api: DockerAPI) -> N
     finally:
         cleaned = run_grader("clean")
     assert cleaned.returncode == 0, cleaned.stderr
-    assert not docker_api.leftovers()
+    assert not docker_api.leftovers(session=current_session())

@@ -14,7 +14,8 @@ from pathlib import Path
 import pytest
 
 from harness.assignment import load_assignment
-from harness.docker_api import RUN_LABEL, DockerAPI
+from harness.docker_api import DockerAPI
+from harness.ownership import SESSION_LABEL, current_session
 from harness.runner import GradeOptions, Runner
 
 from .conftest import ASSIGNMENTS, GRADER, REFERENCE, ROOT, run_grader
@@ -47,7 +48,11 @@ def _colliding_submission(root: Path, name: str) -> Path:
 
 
 def _running_grader_containers(api: DockerAPI) -> int:
-    return len(api.client.api.containers(filters={"label": RUN_LABEL, "status": "running"}))
+    return len(
+        api.client.api.containers(
+            filters={"label": f"{SESSION_LABEL}={current_session()}", "status": "running"}
+        )
+    )
 
 
 def test_two_gradings_with_the_same_names_and_ports_run_together(
@@ -76,7 +81,7 @@ def test_two_gradings_with_the_same_names_and_ports_run_together(
         assert result.status == "graded"
         assert [(c.id, c.status) for c in result.checks] == [("collide.serves_own_site", "passed")], result
     assert len({r.run_id for r in results}) == 2
-    assert not docker_api.leftovers()
+    assert not docker_api.leftovers(session=current_session())
 
 
 def _wait_for_running_container(api: DockerAPI, proc: subprocess.Popen[str], timeout: float = 300) -> None:
@@ -105,7 +110,7 @@ def test_ctrl_c_mid_grading_removes_everything(tmp_path: Path, docker_api: Docke
     output, _ = proc.communicate(timeout=180)
     assert proc.returncode == 130, output
     assert "Interrompu" in output
-    assert not docker_api.leftovers()
+    assert not docker_api.leftovers(session=current_session())
 
 
 def test_a_grading_over_its_time_limit_is_stopped_cleaned_and_marked_error(
@@ -124,7 +129,7 @@ def test_a_grading_over_its_time_limit_is_stopped_cleaned_and_marked_error(
     result = json.loads((tmp_path / "result.json").read_text(encoding="utf-8"))
     assert result["status"] == "error", "our own timeout is never a zero"
     assert "60 secondes" in result["checks"][0]["feedback"]
-    assert not docker_api.leftovers()
+    assert not docker_api.leftovers(session=current_session())
 
 
 def test_grader_clean_removes_what_a_killed_grading_left(tmp_path: Path, docker_api: DockerAPI) -> None:
@@ -133,8 +138,8 @@ def test_grader_clean_removes_what_a_killed_grading_left(tmp_path: Path, docker_
     # SIGKILL the grader and its grading process: no cleanup code can run.
     subprocess.run(["pkill", "-KILL", "-f", str(ASSIGNMENTS / "slow")], check=False)
     proc.communicate(timeout=30)
-    assert docker_api.leftovers(), "a killed grading leaves its containers"
+    assert docker_api.leftovers(session=current_session()), "a killed grading leaves its containers"
     done = run_grader("clean")
     assert done.returncode == 0, done.stdout + done.stderr
     assert "1 conteneurs" in done.stdout
-    assert not docker_api.leftovers()
+    assert not docker_api.leftovers(session=current_session())

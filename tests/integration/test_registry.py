@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from harness.docker_api import RUN_LABEL, DockerAPI
+from harness.docker_api import DockerAPI
+from harness.ownership import run_labels
 
 from .conftest import REFERENCE, run_grader
 
@@ -68,9 +69,7 @@ def pushed_site(registry: str, docker_api: DockerAPI) -> str:
     """The reference's siteweb image, pushed to the registry and removed locally (so the check must pull)."""
     tag = f"{registry}/cours2/siteweb:reference"
     client = docker_api.client
-    client.images.build(
-        path=str(REFERENCE / "siteweb"), tag=tag, labels={RUN_LABEL: "registry-test"}, rm=True
-    )
+    client.images.build(path=str(REFERENCE / "siteweb"), tag=tag, labels=run_labels("registry-test"), rm=True)
     for line in client.images.push(tag, stream=True, decode=True):
         assert "error" not in line, line
     client.images.remove(tag, force=True)

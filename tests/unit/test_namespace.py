@@ -4,6 +4,7 @@ from typing import Any
 
 from harness.assignment import Limits
 from harness.compose import key_lines
+from harness.ownership import run_labels
 from harness.sandbox import namespace, wrap_dockerfile
 
 LIMITS = Limits(memory_bytes=512 * 1024 * 1024, cpus=1.0, pids=100)
@@ -77,7 +78,8 @@ def test_everything_is_labelled_and_limited() -> None:
 def test_the_implicit_default_network_is_declared_named_and_labelled() -> None:
     wrapped = wrap_dockerfile(__import__("pathlib").Path("/s/siteweb"), "Dockerfile", "siteweb", [80])
     out = namespace(wrapped, project="gabc-siteweb", run_id="abc", limits=LIMITS)
-    assert out["networks"]["default"] == {"name": "gabc-siteweb_default", "labels": {"grader.run": "abc"}}
+    assert out["networks"]["default"] == {"name": "gabc-siteweb_default", "labels": run_labels("abc")}
+    assert out["networks"]["default"]["labels"]["grader.run"] == "abc"
     only_declared = namespace(_student_model(), project="p", run_id="abc", limits=LIMITS)
     assert set(only_declared["networks"]) == {"cours2", "default"}, "worker names no network: it uses default"
 
