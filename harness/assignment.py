@@ -51,6 +51,11 @@ class Limits:
     cpus: float = 1.0
     pids: int = 512
     log_max_size: str = "1m"
+    #: What all the containers of one grading share (its cgroup, see harness/cgroups.py).
+    grading_memory_bytes: int = 2 * 1024 * 1024 * 1024
+    grading_pids: int = 2048
+    #: The grading process itself (address space it may write to, RLIMIT_DATA).
+    grader_process_bytes: int = 1024 * 1024 * 1024
 
 
 @dataclass(frozen=True)
