@@ -135,6 +135,7 @@ class ComposeProject:
         http_ports: Sequence[int] = (),
         policy_allow: frozenset[str] = frozenset(),
         network: str | None = None,
+        cgroup_parent: str | None = None,
     ) -> None:
         #: The model as the student wrote it (normalized): what checks about the file read.
         self.source_model = source_model
@@ -147,7 +148,9 @@ class ComposeProject:
         self.http_ports = tuple(http_ports)
         #: Policy rules the assignment relaxes.
         self.policy_allow = policy_allow
-        self.model = namespace(source_model, project=name, run_id=run_id, limits=limits)
+        self.model = namespace(
+            source_model, project=name, run_id=run_id, limits=limits, cgroup_parent=cgroup_parent
+        )
         if network is not None:
             _join_network(self.model, network)
         self.file = workdir / f"{name}.compose.json"

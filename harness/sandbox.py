@@ -49,7 +49,9 @@ def _memory_bytes(value: Any) -> int | None:
     return int(float(text))
 
 
-def namespace(model: dict[str, Any], *, project: str, run_id: str, limits: Limits) -> dict[str, Any]:
+def namespace(
+    model: dict[str, Any], *, project: str, run_id: str, limits: Limits, cgroup_parent: str | None = None
+) -> dict[str, Any]:
     """A copy of ``model`` that cannot collide with any other grading and runs under ``limits``.
 
     Fixed names get the project as prefix, published ports move to 127.0.0.1 on an
@@ -91,6 +93,8 @@ def namespace(model: dict[str, Any], *, project: str, run_id: str, limits: Limit
             port["host_ip"] = "127.0.0.1"
             port.pop("published", None)
         _limit(service, limits)
+        if cgroup_parent:  # the grading's cgroup: one budget for all of its containers
+            service["cgroup_parent"] = cgroup_parent
 
     for service in (out.get("services") or {}).values():
         if not service.get("build") and service.get("image") in renamed_images:
