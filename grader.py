@@ -22,7 +22,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.text import Text
 
-from harness import __version__
+from harness import __version__, cgroups
 from harness.assignment import Assignment, find_assignment, load_assignment
 from harness.batch import discover, merge, parse_shard, shard
 from harness.compose_cli import ComposeCLI
@@ -349,6 +349,8 @@ def cmd_clean(args: argparse.Namespace, docker: DockerAPI) -> int:
         found = docker.sweep(run)
         for kind in ("containers", "networks", "volumes", "images"):
             getattr(removed, kind).extend(getattr(found, kind))
+    for cgroup in cgroups.orphaned_cgroups():  # after the sweep: a cgroup holding containers stays
+        cgroup.remove()
     print(
         _("Supprimés : {c} conteneurs, {n} réseaux, {v} volumes, {i} images.").format(
             c=len(removed.containers), n=len(removed.networks), v=len(removed.volumes), i=len(removed.images)

@@ -7,6 +7,7 @@ for what Compose owns (build, up, down), and this module for inspection and cont
 from __future__ import annotations
 
 import functools
+import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -137,6 +138,17 @@ class DockerAPI:
     def ping(self) -> None:
         self.client.ping()
 
+    @functools.cached_property
+    def manages_local_cgroups(self) -> bool:
+        """Whether this process can place the engine's containers in cgroups it creates itself:
+        a local engine (same kernel) with the ``cgroupfs`` driver, not Docker Desktop's VM."""
+        host = os.environ.get("DOCKER_HOST", "")
+        if host and not host.startswith("unix://"):
+            return False
+        with _translated():
+            info = self.client.info()
+        return info.get("CgroupDriver") == "cgroupfs" and "Desktop" not in str(info.get("OperatingSystem"))
+
     def _container_ids(self, label: str) -> list[str]:
         """Ids of the containers with ``label``, listed without inspecting each one: a container
         removed meanwhile (by Compose, by another grading's sweep) cannot make the listing fail."""
@@ -231,6 +243,7 @@ class DockerAPI:
         run_id: str,
         network: str | None = None,
         timeout: float = 60.0,
+        cgroup_parent: str | None = None,
     ) -> ExecResult:
         """Run a short-lived grader container (labelled, limited) and return its exit code and output."""
         container = self.client.containers.run(
@@ -246,6 +259,7 @@ class DockerAPI:
             # host's, and given up on at once (the default retries make a miss take 20 s).
             dns=["127.0.0.1"],
             dns_opt=["timeout:1", "attempts:1"],
+            **({"cgroup_parent": cgroup_parent} if cgroup_parent else {}),
         )
         try:
             try:

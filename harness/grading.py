@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import json
+import os
+import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+from . import cgroups
 from .assignment import Assignment
 from .compose import ComposeProject, find_compose_file, normalize
 from .compose_cli import ComposeCLI
@@ -50,6 +53,8 @@ class Grading:
         self.recorded: dict[str, Any] | None = None
         self._facts: dict[str, Any] | None = None
         self._network: str | None = None
+        self._cgroup: cgroups.GradingCgroup | None = None
+        self._cgroup_tried = False
 
     @property
     def cli(self) -> ComposeCLI:
@@ -133,6 +138,7 @@ class Grading:
             http_ports=http_ports,
             policy_allow=self.assignment.policy_allow,
             network=network,
+            cgroup_parent=self.cgroup_parent(),
         )
 
     def custom_stack(self, key: str, model: dict[str, Any], http_ports: tuple[int, ...] = ()) -> Stack:
@@ -153,14 +159,59 @@ class Grading:
         if where not in found:
             found.append(where)
 
+    def cgroup_parent(self) -> str | None:
+        """The cgroup all of this grading's containers share (made on first use), or None where the
+        engine's cgroups cannot be managed from here (see :mod:`harness.cgroups`)."""
+        if not self._cgroup_tried:
+            self._cgroup_tried = True
+            limits = self.assignment.limits
+            if self.docker.manages_local_cgroups:
+                self._cgroup = cgroups.create(self.run_id, limits.grading_memory_bytes, limits.grading_pids)
+            if self._cgroup is None:
+                print("grader: no cgroup for this grading: per-container limits only.", file=sys.stderr)
+        return self._cgroup.parent if self._cgroup is not None else None
+
     def probe(self, image: str, *command: str, network: str | None = None) -> ExecResult:
         """Run a short-lived grader container from ``image`` (no network unless ``network``)."""
-        return self.docker.run_probe(image, list(command), run_id=self.run_id, network=network)
+        return self.docker.run_probe(
+            image, list(command), run_id=self.run_id, network=network, cgroup_parent=self.cgroup_parent()
+        )
+
+    # -- the private copy: every path proven inside it, links resolved, before each read and write --
+
+    def private_path(self, path: Path | str) -> Path:
+        """``path`` (absolute, or relative to the submission) with its links resolved, proven to
+        lie inside the private copy; a path that leads out is the submission's doing."""
+        root = self.submission.resolve()
+        given = Path(path)
+        real = (given if given.is_absolute() else self.submission / given).resolve()
+        if real != root and root not in real.parents:
+            raise SubmissionError(
+                _(
+                    "« {path} » mène hors de la remise (lien symbolique) : le correcteur ne le suit pas."
+                ).format(path=given.name)
+            )
+        return real
+
+    def read_bytes(self, path: Path | str) -> bytes:
+        """The content of a file of the private copy."""
+        fd = os.open(self.private_path(path), os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+        with os.fdopen(fd, "rb") as handle:
+            return handle.read()
+
+    def write_bytes(self, path: Path | str, data: bytes, *, append: bool = False) -> None:
+        """Write (or append to) a file of the private copy, never through a link."""
+        flags = os.O_WRONLY | os.O_CREAT | (os.O_APPEND if append else os.O_TRUNC)
+        fd = os.open(self.private_path(path), flags | getattr(os, "O_NOFOLLOW", 0), 0o644)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
 
     def scratch_dir(self, name: str) -> Path:
         """A fresh folder inside the submission's private copy, for what the grader plants there."""
-        path = self.submission / ".grader" / name
-        path.mkdir(parents=True, exist_ok=False)
+        scratch = self.private_path(".grader")
+        scratch.mkdir(exist_ok=True)
+        path = self.private_path(scratch / name)
+        path.mkdir(exist_ok=False)
         return path
 
     def fact(self, key: str, measured: Any) -> Any:
@@ -188,14 +239,21 @@ class Grading:
 
     def close(self) -> None:
         """Take every stack down, then sweep whatever else carries this run's label."""
-        if not self._stacks:
-            return  # nothing was started: no need to reach the engine at all
+        try:
+            if self._stacks or self._cgroup is not None:
+                self._take_down()
+        finally:
+            if self._cgroup is not None:
+                self._cgroup.remove()
+
+    def _take_down(self) -> None:
         projects = [stack.project for stack in self._stacks.values()]
         try:
             # The projects are independent: take them down together, not one after the other.
-            with ThreadPoolExecutor(max_workers=len(projects)) as pool:
-                for outcome in [pool.submit(project.down, volumes=True) for project in projects]:
-                    outcome.result()
+            if projects:
+                with ThreadPoolExecutor(max_workers=len(projects)) as pool:
+                    for outcome in [pool.submit(project.down, volumes=True) for project in projects]:
+                        outcome.result()
         finally:
             self.docker.sweep(self.run_id)
             for volume in sorted(set().union(*(p.anonymous_volumes for p in projects))):

@@ -57,10 +57,26 @@ def _raise_interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 
 
+def _cap_own_memory(limit: int) -> None:
+    """Bound the memory this grading process (and Compose, which inherits it) may write to.
+
+    Whatever a submission sends back (answers, logs, files) is read with caps of its own; this is
+    the backstop, so that no submission can make the grader's process the machine's problem.
+    """
+    try:
+        import resource
+    except ImportError:  # not on Windows
+        return
+    _soft, hard = resource.getrlimit(resource.RLIMIT_DATA)
+    if hard == resource.RLIM_INFINITY or hard > limit:
+        resource.setrlimit(resource.RLIMIT_DATA, (limit, limit if hard == resource.RLIM_INFINITY else hard))
+
+
 class GraderPlugin:
     def __init__(self, config: pytest.Config) -> None:
         opt = config.getoption
         self.assignment: Assignment = load_assignment(find_assignment(opt("grader_assignment")))
+        _cap_own_memory(self.assignment.limits.grader_process_bytes)
         self.submission = Path(opt("grader_submission"))
         self.result_path = Path(opt("grader_result"))
         self.language: str = opt("grader_lang")
