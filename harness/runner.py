@@ -83,17 +83,27 @@ class Runner:
         run_id = new_run_id()
         name = submission_name(source)
         out_dir = out_dir.resolve()  # the grading process runs in a folder of its own
-        key = self._planned_keys.pop(source, None) or self.key(source)
         out_dir.mkdir(parents=True, exist_ok=True)
         result_path = out_dir / "result.json"
         result_path.unlink(missing_ok=True)
         started = time.monotonic()
+        key = ""
         with tempfile.TemporaryDirectory(prefix=f"grader-{run_id}-") as tmp:
             try:
+                key = self._planned_keys.pop(source, "") or self.key(source)
                 parts = [p.directory for p in self.assignment.parts.values()]
                 root = intake(source, Path(tmp), self.assignment.intake, parts)
             except IntakeError as exc:
                 result = self._every_check(name, run_id, "failed", str(exc))
+            except Exception as exc:
+                # Not a refusal the intake knows how to word: the grader's failure, never a zero,
+                # and never the end of the batch.
+                message = _(
+                    "La remise n'a pas pu être lue ({kind} : {error}) ; elle sera corrigée à nouveau."
+                )
+                result = self._every_check(
+                    name, run_id, "error", message.format(kind=type(exc).__name__, error=str(exc)[:300])
+                )
             else:
                 progress = _Progress(Path(tmp) / "progress.jsonl", on_check, on_start)
                 result = self._run_checks(root, name, run_id, key, Path(tmp), out_dir, progress)
@@ -126,8 +136,11 @@ class Runner:
         previous: dict[str, SubmissionResult] = {}
         for source, out_dir in pairs:
             old = _read_result(out_dir / "result.json")
-            key = self.key(source)
-            if old is not None and not regrade and old.status == "graded" and old.key == key:
+            try:
+                key = self.key(source)
+            except Exception:
+                key = ""  # unreadable: graded (and the reason said) by grade(), never reused
+            if old is not None and not regrade and old.status == "graded" and key and old.key == key:
                 reused.append(old)
                 continue
             self._planned_keys[source] = key  # grade() takes it rather than hashing the submission again
