@@ -86,6 +86,6 @@ def etudiants(grading: Grading) -> Etudiants:
     student_password = ""
     fresh = "g" + secrets.token_hex(12)
     if secret_file is not None and secret_file.is_file():
-        student_password = secret_file.read_text(encoding="utf-8", errors="replace").strip()
-        secret_file.write_text(fresh + "\n", encoding="utf-8")
+        student_password = grading.read_bytes(secret_file).decode("utf-8", "replace").strip()
+        grading.write_bytes(secret_file, (fresh + "\n").encode())
     return Etudiants(stack=stack, student_password=student_password, password=fresh)

@@ -232,7 +232,7 @@ def test_api_image_is_multistage_without_toolchain(etudiants: Etudiants, grading
     assert dockerfile is not None, _("Le service api doit être construit depuis un Dockerfile (build:).")
     stages = [
         line
-        for line in dockerfile.read_text(errors="replace").splitlines()
+        for line in grading.read_bytes(dockerfile).decode("utf-8", "replace").splitlines()
         if re.match(r"\s*FROM\s", line, re.I)
     ]
     assert len(stages) >= 2, _(
@@ -251,22 +251,22 @@ def test_api_image_is_multistage_without_toolchain(etudiants: Etudiants, grading
 
 
 @check("etudiants.build_cache")
-def test_api_rebuild_after_a_code_change_reuses_dependency_layers(etudiants: Etudiants) -> None:
+def test_api_rebuild_after_a_code_change_reuses_dependency_layers(
+    etudiants: Etudiants, grading: Grading
+) -> None:
     dockerfile = _dockerfile(etudiants, "api")
     assert dockerfile is not None, _("Le service api doit être construit depuis un Dockerfile (build:).")
     sources = sorted(dockerfile.parent.rglob("*.go"), key=lambda p: (p.name != "main.go", str(p)))
     assert sources, _("Aucun fichier source Go (*.go) dans le contexte de construction de l'api.")
     etudiants.stack.build()
-    with sources[0].open("a", encoding="utf-8") as handle:
-        # Unique each time: content the build cache has seen before would hit the cache anyway.
-        handle.write(
-            f"\n// modification du correcteur {secrets.token_hex(8)} : test du cache de construction\n"
-        )
+    # Unique each time: content the build cache has seen before would hit the cache anyway.
+    change = f"\n// modification du correcteur {secrets.token_hex(8)} : test du cache de construction\n"
+    grading.write_bytes(sources[0], change.encode(), append=True)
     # The build may stop as soon as its log has the answer: a dependency step running again
     # (fails), or the compile step running with no dependency step after it (every step before
     # it is settled). Compiling to the end would only cost time.
     steps = BuildSteps()
-    compile_is_last = _compile_is_last(dockerfile.read_text(encoding="utf-8", errors="replace"))
+    compile_is_last = _compile_is_last(grading.read_bytes(dockerfile).decode("utf-8", "replace"))
 
     def answered(line: str | None) -> bool:
         if line is not None:

@@ -30,7 +30,7 @@ def test_named_image_pulls_and_serves_the_site(grading: Grading) -> None:
     image_file = grading.submission / "IMAGE"
     if not image_file.is_file():
         pytest.skip(_("Pas de fichier IMAGE : rien à tirer d'un registre."))
-    image = image_file.read_text(encoding="utf-8", errors="replace").strip().splitlines()[0].strip()
+    image = grading.read_bytes(image_file).decode("utf-8", "replace").strip().splitlines()[0].strip()
     host = _registry_host(image)
     if not _allowed(host):
         pytest.skip(_("Le registre {host} n'est pas accessible depuis ce correcteur.").format(host=host))
@@ -46,7 +46,7 @@ def test_named_image_pulls_and_serves_the_site(grading: Grading) -> None:
     stack = grading.custom_stack("registry", model, http_ports=(80,))
     try:
         response = stack.up().service("web").get("/", port=80)
-        expected = (grading.part_dir("siteweb") / "files" / "index.html").read_bytes()
+        expected = grading.read_bytes(grading.part_dir("siteweb") / "files" / "index.html")
         assert response.body == expected, _(
             "L'image {image} tirée du registre ne sert pas siteweb/files/index.html : poussez la version à jour."
         ).format(image=image)

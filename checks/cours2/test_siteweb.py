@@ -20,7 +20,7 @@ def test_siteweb_image_builds(siteweb: Stack) -> None:
 
 @check("siteweb.serves_site")
 def test_siteweb_serves_the_submitted_index(siteweb: Stack, grading: Grading) -> None:
-    expected = (grading.part_dir("siteweb") / "files" / "index.html").read_bytes()
+    expected = grading.read_bytes(grading.part_dir("siteweb") / "files" / "index.html")
     response = siteweb.up().service("siteweb").get("/", port=80)
     assert response.status == 200, _(
         "GET / renvoie le code HTTP {status} au lieu de 200. Vérifiez que le site est copié dans "
@@ -38,7 +38,7 @@ def test_siteweb_bind_mount_shows_edits_without_restart(siteweb: Stack, grading:
     live = grading.scratch_dir("bind-mount")
     page = live / "index.html"
     first, second = b"<p>version 1</p>\n", b"<p>version 2, modifiee</p>\n"
-    page.write_bytes(first)
+    grading.write_bytes(page, first)
     model = {
         "services": {
             "web": {
@@ -55,7 +55,7 @@ def test_siteweb_bind_mount_shows_edits_without_restart(siteweb: Stack, grading:
         "L'image doit servir le site depuis {root} (notion : montage bind)."
     ).format(root=HTML_ROOT)
     started = web.inspect()["State"]["StartedAt"]
-    page.write_bytes(second)
+    grading.write_bytes(page, second)
     deadline = time.monotonic() + 5
     while (served := web.get("/", port=80).body) != second and time.monotonic() < deadline:
         time.sleep(0.3)
@@ -75,9 +75,9 @@ def test_siteweb_dockerignore_keeps_planted_files_out(grading: Grading) -> None:
     )
     probe = grading.scratch_dir("dockerignore") / "siteweb"
     shutil.copytree(part, probe, symlinks=True)
-    (probe / "brouillon.tmp").write_text("fichier temporaire planté par le correcteur\n")
-    (probe / ".git").mkdir(exist_ok=True)
-    (probe / ".git" / "HEAD").write_text("ref: refs/heads/main\n")
+    grading.write_bytes(probe / "brouillon.tmp", "fichier temporaire planté par le correcteur\n".encode())
+    grading.private_path(probe / ".git").mkdir(exist_ok=True)
+    grading.write_bytes(probe / ".git" / "HEAD", b"ref: refs/heads/main\n")
     model = {
         "services": {
             "contexte": {
