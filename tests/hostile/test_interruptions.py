@@ -15,7 +15,7 @@ import pytest
 
 from harness.docker_api import DockerAPI
 from harness.errors import InfrastructureError
-from harness.ownership import SESSION_LABEL, current_session
+from harness.ownership import OWNER_LABEL, SESSION_LABEL, current_session, process_identity
 
 from ..integration.conftest import ASSIGNMENTS, GRADER, ROOT, run_grader
 
@@ -118,3 +118,33 @@ def test_the_daemon_stopping_mid_batch_is_an_error_never_a_zero(tmp_path: Path) 
         pytest.fail("the daemon did not come back")
     finally:
         api.close()
+
+
+def test_grader_clean_leaves_the_runs_of_live_graders_alone(tmp_path: Path, docker_api: DockerAPI) -> None:
+    """Two batches in two terminals and `grader clean` in a third: both batches finish intact."""
+    batches = [
+        (_class(tmp_path / name, {"a-good": "good", "b-good": "good-twin"}), tmp_path / name / "out")
+        for name in ("one", "two")
+    ]
+    procs = [_start(batch, out, jobs=1) for batch, out in batches]
+    for proc in procs:
+        # Each batch holds at least one running container while the clean runs.
+        _wait_until(lambda proc=proc: _running_of(docker_api, proc.pid) > 0, proc)  # type: ignore[misc]
+    clean = run_grader("clean")
+    assert clean.returncode == 0, clean.stdout + clean.stderr
+    assert "Supprimés : 0 conteneurs" in clean.stdout, clean.stdout
+    assert "Laissé en place" in clean.stdout, clean.stdout
+    for proc, (_, out) in zip(procs, batches, strict=True):
+        output, _ = proc.communicate(timeout=600)
+        assert proc.returncode == 0, output
+        for name in ("a-good", "b-good"):
+            result = json.loads((out / name / "result.json").read_text(encoding="utf-8"))
+            assert (result["status"], result["score"]) == ("graded", 1), result
+    assert not docker_api.leftovers(session=current_session())
+
+
+def _running_of(api: DockerAPI, pid: int) -> int:
+    """Running containers owned by the grader process ``pid``."""
+    owner = process_identity(pid)
+    found = api.client.api.containers(filters={"label": f"{OWNER_LABEL}={owner}", "status": "running"})
+    return len(found)
