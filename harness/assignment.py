@@ -54,6 +54,8 @@ class Limits:
     #: What all the containers of one grading share (its cgroup, see harness/cgroups.py).
     grading_memory_bytes: int = 2 * 1024 * 1024 * 1024
     grading_pids: int = 2048
+    #: What one container may write into its own layer (checked after each check; see layers.py).
+    container_layer_bytes: int = 1024 * 1024 * 1024
     #: The grading process itself (address space it may write to, RLIMIT_DATA).
     grader_process_bytes: int = 1024 * 1024 * 1024
 
