@@ -1,50 +1,31 @@
 """What a check reaches: a running part (:class:`Stack`) and its services.
 
 The facade hides the plumbing (Compose, the SDK, ports) so that a check reads like a
-sentence. HTTP only ever goes to 127.0.0.1, on the ports the sandbox published.
+sentence. HTTP only ever goes to 127.0.0.1, on the ports the sandbox published, through
+:mod:`harness.http_client` (bounded in time, size and depth).
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Iterable
-from dataclasses import dataclass
 from typing import Any
 
-import requests
-
+from . import http_client
 from .compose import ComposeProject
 from .docker_api import ContainerState, ExecResult
-from .errors import ServiceNotReady
+from .errors import ServiceNotReady, SubmissionError
+from .http_client import LOOPBACK, HttpResponse
 from .i18n import _
 from .images import ImageScan, scan_saved_image
 
-LOOPBACK = "127.0.0.1"
+__all__ = ["LOOPBACK", "HttpResponse", "Service", "Stack", "http_answers"]
 
 
 def http_answers(host_port: int, path: str = "/", timeout: float = 2.0) -> bool:
-    """Whether anything answers HTTP on 127.0.0.1:``host_port`` (any status counts)."""
-    try:
-        requests.get(f"http://{LOOPBACK}:{host_port}{path}", timeout=timeout)
-    except requests.RequestException:
-        return False
-    return True
-
-
-@dataclass(frozen=True)
-class HttpResponse:
-    status: int
-    body: bytes
-    headers: dict[str, str]
-
-    @property
-    def text(self) -> str:
-        return self.body.decode("utf-8", "replace")
-
-    def json(self) -> Any:
-        import json
-
-        return json.loads(self.body.decode("utf-8"))
+    """Whether anything answers HTTP on 127.0.0.1:``host_port`` within ``timeout`` seconds of wall
+    time (any status counts; the body is not read)."""
+    return http_client.answers(host_port, path, timeout)
 
 
 class Service:
@@ -70,21 +51,42 @@ class Service:
     def http(
         self, method: str, path: str, *, port: int, timeout: float = 10.0, retries: int = 3, **kwargs: Any
     ) -> HttpResponse:
-        """An HTTP request to the service's ``port``; a refused connection is retried briefly."""
-        url = f"http://{LOOPBACK}:{self.host_port(port)}{path}"
+        """An HTTP request to the service's ``port``, done within ``timeout`` seconds of wall time,
+        retries included: a refused connection is retried briefly, a slow or oversized answer is not.
+
+        ``kwargs`` are those of :func:`harness.http_client.request` (``json``, ``data``, ``headers``, ``params``).
+        """
+        host_port = self.host_port(port)
+        deadline = time.monotonic() + timeout
         for attempt in range(retries + 1):
             try:
-                response = requests.request(method, url, timeout=timeout, **kwargs)
-            except requests.RequestException as exc:
-                if attempt == retries:
+                return http_client.request(
+                    method, host_port, path, timeout=max(0.0, deadline - time.monotonic()), **kwargs
+                )
+            except http_client.HttpTimeout as exc:
+                raise ServiceNotReady(
+                    _(
+                        "Le service « {service} » n'a pas fini de répondre à {method} {path} en {s} "
+                        "secondes (port {port}) : il doit envoyer sa réponse entière, sans la faire attendre."
+                    ).format(service=self.name, method=method, path=path, s=f"{timeout:g}", port=port)
+                ) from exc
+            except http_client.HttpTooLarge as exc:
+                raise SubmissionError(
+                    _(
+                        "La réponse du service « {service} » à {method} {path} dépasse {mib} Mio "
+                        "(une fois décompressée) : le correcteur n'en lit pas plus. Renvoyez une réponse "
+                        "plus petite."
+                    ).format(service=self.name, method=method, path=path, mib=exc.limit // 2**20)
+                ) from exc
+            except http_client.HttpUnreachable as exc:
+                pause = 0.5 * (attempt + 1)
+                if attempt == retries or time.monotonic() + pause >= deadline:
                     raise ServiceNotReady(
                         _("Le service « {service} » ne répond pas sur le port {port} : {error}").format(
-                            service=self.name, port=port, error=type(exc).__name__
+                            service=self.name, port=port, error=exc
                         )
                     ) from exc
-                time.sleep(0.5 * (attempt + 1))
-                continue
-            return HttpResponse(response.status_code, response.content, dict(response.headers))
+                time.sleep(pause)
         raise AssertionError("unreachable")
 
     def get(self, path: str, *, port: int, **kwargs: Any) -> HttpResponse:
