@@ -20,13 +20,12 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from rich.console import Console
-from rich.text import Text
 
 from harness import __version__, cgroups
 from harness.assignment import Assignment, find_assignment, load_assignment
 from harness.batch import discover, merge, parse_shard, shard
 from harness.compose_cli import ComposeCLI
-from harness.console import BatchDisplay, make_console, print_check, print_kept
+from harness.console import BatchDisplay, for_terminal, make_console, print_check, print_kept, say
 from harness.docker_api import DockerAPI, Leftovers
 from harness.errors import GraderError, InfrastructureError
 from harness.grading import FACTS_FILE
@@ -37,7 +36,7 @@ from harness.report import github, junit, platforms
 from harness.report.batch import GRADEBOOK, write_class, write_submission
 from harness.report.changes import write_csv as write_changes
 from harness.report.gradebook import render_table
-from harness.results import CheckResult, SubmissionResult, write_json_atomic
+from harness.results import CheckResult, SubmissionResult, inert, write_json_atomic
 from harness.runner import GradeOptions, Runner
 
 EXIT_OK, EXIT_FAILED, EXIT_ERROR, EXIT_INTERRUPTED = 0, 1, 2, 130
@@ -157,7 +156,7 @@ def _grade_one(
     visibility = "all" if args.all else "visible"
     options = GradeOptions(language=args.lang, visibility=visibility, only=args.only, keep=keep)
     runner = Runner(assignment, options, docker)
-    console.print(_("Correction de {path} ({assignment})…").format(path=args.path, assignment=assignment.id))
+    say(console, _("Correction de {path} ({assignment})…").format(path=args.path, assignment=assignment.id))
     shown: set[str] = set()
 
     def show(check: CheckResult) -> None:
@@ -170,7 +169,7 @@ def _grade_one(
         if check.id not in shown:
             print_check(console, check)
     if result.message and not result.checks:
-        console.print(Text(f"  ! {result.message}"))
+        say(console, f"  ! {result.message}")
     hidden = 0 if args.all else assignment.hidden_count
     console.print(_("Note : {score}/{max}").format(score=f"{result.score:g}", max=f"{result.max_score:g}"))
     console.print(_check_summary(result.checks, hidden))
@@ -224,7 +223,7 @@ def cmd_ci(args: argparse.Namespace, docker: DockerAPI) -> int:
             with Path(summary_file).open("a", encoding="utf-8") as handle:
                 handle.write(text)
         else:
-            print(text)
+            print(text)  # job_summary() holds no line the runner would obey
     if args.annotations:
         for command in github.workflow_commands(result, _prefix(args.path)):
             print(command)
@@ -239,14 +238,15 @@ def _finish_batch(
 ) -> int:
     write_class(results, assignment, out, language)
     console.print()
-    console.print(Text(render_table(results, assignment)))
+    say(console, render_table(results, assignment))
     console.print()
-    console.print(_("Carnet de notes : {path}").format(path=out / GRADEBOOK))
-    console.print(_("Rapport : {path}").format(path=out / "report.html"))
+    say(console, _("Carnet de notes : {path}").format(path=out / GRADEBOOK))
+    say(console, _("Rapport : {path}").format(path=out / "report.html"))
     errors = [r.submission for r in results if r.status == "error"]
     if errors:
         print(
-            _("Correction incomplète (à relancer) : {names}").format(names=", ".join(errors)), file=sys.stderr
+            for_terminal(_("Correction incomplète (à relancer) : {names}").format(names=", ".join(errors))),
+            file=sys.stderr,
         )
         return EXIT_ERROR
     return EXIT_OK
@@ -267,6 +267,8 @@ def cmd_grade(args: argparse.Namespace, docker: DockerAPI) -> int:
     runner = Runner(assignment, GradeOptions(language=args.lang, visibility="all", only=args.only), docker)
     console.print(_("{n} remises à corriger, {jobs} à la fois.").format(n=len(sources), jobs=args.jobs))
     pairs = [(source.resolve(), args.out / submission_name(source)) for source in sources]
+    # A result's name is inert (control characters escaped); its folder keeps the name it was given.
+    folders = {inert(submission_name(source)): out_dir for source, out_dir in pairs}
     todo, reused, previous = runner.plan(pairs, regrade=args.regrade)
     if reused:
         console.print(
@@ -275,20 +277,21 @@ def cmd_grade(args: argparse.Namespace, docker: DockerAPI) -> int:
             )
         )
     for result in reused:
-        write_submission(result, assignment, args.out / result.submission)
+        write_submission(result, assignment, folders.get(result.submission, args.out / result.submission))
     with BatchDisplay(console, len(todo)) as display:
 
         def done(result: SubmissionResult) -> None:
-            write_submission(result, assignment, args.out / result.submission)
+            write_submission(result, assignment, folders.get(result.submission, args.out / result.submission))
             score = f"{result.score:g}/{result.max_score:g}"
             line = f"  {result.submission}: {result.status} {score} ({result.duration_s:.0f} s)"
-            display.finished(result.submission, Text(line))
+            display.finished(result.submission, line)
 
         graded = runner.grade_many(todo, jobs=args.jobs, on_done=done, on_phase=display.phase)
     if previous:
         moved = write_changes(previous, graded, args.out / "changes.csv")
-        console.print(
-            _("{n} notes de vérification ont changé : {path}").format(n=moved, path=args.out / "changes.csv")
+        say(
+            console,
+            _("{n} notes de vérification ont changé : {path}").format(n=moved, path=args.out / "changes.csv"),
         )
     return _finish_batch(reused + graded, assignment, args.out, args.lang, console)
 
@@ -320,14 +323,16 @@ def cmd_reference(args: argparse.Namespace, docker: DockerAPI) -> int:
     facts = source / FACTS_FILE
     options = GradeOptions(language=args.lang, visibility="all", record=facts)
     console = make_console()
-    console.print(_("Mesure de la solution de référence {path}…").format(path=source))
+    say(console, _("Mesure de la solution de référence {path}…").format(path=source))
     with tempfile.TemporaryDirectory(prefix="grader-reference-") as tmp:
         result = Runner(assignment, options, docker).grade(source, Path(tmp))
     for check in result.checks:
         print_check(console, check)
     if result.status == "error" or result.score < result.max_score:
         print(
-            f"grader: {result.message or _('la référence ne réussit pas toutes les vérifications.')}",
+            for_terminal(
+                f"grader: {result.message or _('la référence ne réussit pas toutes les vérifications.')}"
+            ),
             file=sys.stderr,
         )
         return EXIT_ERROR
@@ -395,7 +400,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(_("Interrompu : les conteneurs de cette correction ont été supprimés."), file=sys.stderr)
         return EXIT_INTERRUPTED
     except GraderError as exc:
-        print(f"grader: {exc}", file=sys.stderr)
+        print(for_terminal(f"grader: {exc}"), file=sys.stderr)
         return EXIT_ERROR
 
 

@@ -1,6 +1,8 @@
 """What the grader prints on a terminal (rich): check lines, feedback, the live batch display.
 
-Text from a submission (feedback quotes logs and files) is never parsed as markup.
+Text from a submission (feedback quotes logs and files, a submission names itself) is never
+parsed as markup, shows its control characters escaped, and never reads as a GitHub workflow
+command (the terminal of ``grader ci`` is a job log): see :func:`for_terminal`.
 """
 
 from __future__ import annotations
@@ -17,7 +19,8 @@ from rich.text import Text
 
 from .docker_api import ContainerState
 from .i18n import _
-from .results import CheckResult
+from .report.github import no_workflow_commands
+from .results import CheckResult, inert
 
 _MARKS = {"passed": ("✔", "green"), "failed": ("✘", "red"), "error": ("!", "yellow"), "skipped": ("-", "dim")}
 #: Feedback lines shown under a failed check; the rest is in result.json and feedback.md.
@@ -26,6 +29,16 @@ FEEDBACK_LINES = 40
 
 def make_console(stderr: bool = False) -> Console:
     return Console(highlight=False, soft_wrap=True, stderr=stderr)
+
+
+def for_terminal(text: str) -> str:
+    """``text`` safe to print: control characters escaped, no line a CI runner would obey."""
+    return no_workflow_commands(text)
+
+
+def say(console: Console, text: str, style: str = "") -> None:
+    """Print ``text`` as it is: no markup, nothing that acts on the terminal."""
+    console.print(Text(for_terminal(text), style=style))
 
 
 def check_line(check: CheckResult) -> Text:
@@ -46,18 +59,16 @@ def print_check(console: Console, check: CheckResult) -> None:
             shown.append(_("… ({n} lignes de plus dans result.json)").format(n=len(lines) - FEEDBACK_LINES))
         style = "" if check.status in ("failed", "error") else "dim"
         for text in shown:
-            console.print(Text(f"      {text}", style=style))
+            say(console, f"      {text}", style)
 
 
 def print_kept(console: Console, containers: Sequence[ContainerState]) -> None:
     """How to reach what ``--keep`` left running, and how to remove it."""
-    console.print(Text(_("Conteneurs laissés en marche (--keep) :"), style="bold"))
+    say(console, _("Conteneurs laissés en marche (--keep) :"), "bold")
     for state in containers:
         ports = ", ".join(f"http://127.0.0.1:{host} → {port}" for port, host in sorted(state.ports.items()))
-        console.print(Text(f"  {state.name} ({state.status}) {ports}"))
-        console.print(
-            Text(f"      docker logs {state.name}   |   docker exec -it {state.name} sh", style="dim")
-        )
+        say(console, f"  {state.name} ({state.status}) {ports}")
+        say(console, f"      docker logs {state.name}   |   docker exec -it {state.name} sh", "dim")
     console.print(_("Pour tout supprimer ensuite : grader clean"))
 
 
@@ -85,15 +96,16 @@ class BatchDisplay:
             self._live.stop()
 
     def phase(self, name: str, phase: str) -> None:
+        name = inert(name)  # the key finished() gets: a result's name is inert
         with self._lock:
             started = self._running.get(name, ("", time.monotonic()))[1]
             self._running[name] = (phase, started)
 
-    def finished(self, name: str, line: Text) -> None:
+    def finished(self, name: str, line: str) -> None:
         with self._lock:
-            self._running.pop(name, None)
+            self._running.pop(inert(name), None)
             self.done += 1
-        self.console.print(line)
+        say(self.console, line)
 
     def _table(self) -> Table:
         table = Table(
@@ -105,5 +117,6 @@ class BatchDisplay:
         now = time.monotonic()
         with self._lock:
             for name, (phase, started) in sorted(self._running.items()):
-                table.add_row(name, phase, f"{now - started:.0f} s")
+                # Text, not str: a table cell would parse a submission's name as markup.
+                table.add_row(Text(for_terminal(name)), Text(for_terminal(phase)), f"{now - started:.0f} s")
         return table

@@ -1,12 +1,16 @@
 """The result model: one CheckResult per check, one SubmissionResult per submission.
 
 ``result.json`` is written once, atomically; every other format is an exporter of it.
+
+Every field that can carry a submission's text (feedback, logs quoted in it, file names, the
+submission's name, messages) is made inert when it is set: see :func:`inert`.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -17,6 +21,29 @@ SubmissionStatus = Literal["graded", "error"]
 Visibility = Literal["visible", "hidden"]
 
 CHECK_STATUSES: tuple[CheckStatus, ...] = ("passed", "failed", "error", "skipped")
+
+#: What a terminal, a spreadsheet or a reader's eye could take for something else: C0 controls
+#: but tab and newline (a lone CR rewrites the line it ends), DEL, C1 controls (0x9b is a CSI),
+#: bidirectional marks and overrides (they reorder what is shown), the Unicode line separators
+#: (``str.splitlines`` splits on them), lone surrogates (not encodable) and U+FFFE/U+FFFF (not XML).
+_UNSAFE = re.compile(
+    "[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e"
+    "\u2066-\u2069\ud800-\udfff\ufffe\uffff]"
+)
+
+
+def _escaped(found: re.Match[str]) -> str:
+    code = ord(found.group())
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+def inert(text: str) -> str:
+    """``text`` with every control character shown as its escape (ESC becomes the four characters
+    ``\\x1b``), so that nothing a submission wrote acts on a terminal or a viewer. CRLF becomes LF.
+
+    Idempotent: the escapes are plain characters, so inert text stays as it is.
+    """
+    return _UNSAFE.sub(_escaped, text.replace("\r\n", "\n"))
 
 
 @dataclass(frozen=True)
@@ -30,6 +57,10 @@ class CheckResult:
     duration_s: float = 0.0
     #: Where in the submission the problem is, when known: "path/to/file:line" (or just a path).
     locations: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "feedback", inert(self.feedback))
+        object.__setattr__(self, "locations", tuple(inert(where) for where in self.locations))
 
     @property
     def file(self) -> str:
@@ -70,6 +101,12 @@ class SubmissionResult:
     language: str = "fr"
     grader_version: str = ""
     duration_s: float = 0.0
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        # Also when set after construction (a grading's fatal message is).
+        if name in ("submission", "message") and isinstance(value, str):
+            value = inert(value)
+        super().__setattr__(name, value)
 
     @property
     def score(self) -> float:

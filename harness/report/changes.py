@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 from ..results import SubmissionResult
+from .gradebook import csv_text
 
 HEADER = ["submission", "check", "old_status", "old_score", "new_status", "new_score", "why", "feedback"]
 
@@ -57,7 +56,5 @@ def write_csv(
 ) -> int:
     """Write changes.csv; return how many checks moved."""
     table = rows(previous, current)
-    buffer = io.StringIO()
-    csv.writer(buffer, lineterminator="\n").writerows(table)
-    path.write_text(buffer.getvalue(), encoding="utf-8")
+    path.write_text(csv_text(table), encoding="utf-8")
     return len(table) - 1

@@ -1,11 +1,15 @@
-"""feedback.md: what a student reads about their grading, in the grading's language."""
+"""feedback.md: what a student reads about their grading, in the grading's language.
+
+Text from the submission is inert (see :func:`harness.results.inert`) and, in Markdown, either
+fenced verbatim or escaped: it never becomes a link, an image, HTML or a heading.
+"""
 
 from __future__ import annotations
 
 import re
 
 from ..i18n import _
-from ..results import CheckResult, SubmissionResult
+from ..results import CheckResult, SubmissionResult, inert
 
 #: One mark per check status, for Markdown (feedback.md, the GitHub job summary).
 MARKS = {"passed": "✅", "failed": "❌", "error": "⚠️", "skipped": "➖"}
@@ -26,9 +30,20 @@ def _status(check: CheckResult) -> str:
 
 def verbatim(text: str) -> list[str]:
     """``text`` verbatim: the fence is longer than any backtick run the text holds (logs may)."""
+    text = inert(text)
     longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
     fence = "`" * max(3, longest + 1)
     return [f"{fence}text", text, fence, ""]
+
+
+# What can start a link, an image, HTML, an entity, emphasis, code or a table cell inside a line.
+_MARKDOWN_ACTIVE = re.compile(r"([\\`*_\[\]()<>!|~&])")
+
+
+def markdown_text(text: str) -> str:
+    """``text`` (a name, a path) as plain text inside a Markdown line: the characters Markdown
+    acts on are backslash-escaped, so none starts a link, an image, HTML or emphasis."""
+    return _MARKDOWN_ACTIVE.sub(r"\\\1", inert(text)).replace("\n", " ")
 
 
 def render(result: SubmissionResult, title: str) -> str:
@@ -36,7 +51,7 @@ def render(result: SubmissionResult, title: str) -> str:
     lines = [
         f"# {title}",
         "",
-        _("Remise : **{name}**").format(name=result.submission),
+        _("Remise : **{name}**").format(name=markdown_text(result.submission)),
         "",
         _("Note : **{score}/{max}**").format(score=_fmt(result.score), max=_fmt(result.max_score)),
         "",
@@ -64,6 +79,7 @@ def render(result: SubmissionResult, title: str) -> str:
     for check in explained:
         lines += [f"### {MARKS[check.status]} `{check.id}`", ""]
         if check.locations:
-            lines += [_("Fichiers concernés : {files}").format(files=", ".join(check.locations)), ""]
+            files = ", ".join(markdown_text(where) for where in check.locations)
+            lines += [_("Fichiers concernés : {files}").format(files=files), ""]
         lines += verbatim(check.feedback.strip())
     return "\n".join(lines).rstrip() + "\n"

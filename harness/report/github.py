@@ -2,14 +2,27 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import PurePosixPath
 
 from ..i18n import _, ngettext
-from ..results import SubmissionResult
+from ..results import SubmissionResult, inert
 from .feedback import MARKS, verbatim
+
+# The runner takes a line for a command when it starts with "::" once leading blanks are trimmed,
+# or when it holds "##[" anywhere (the older syntax).
+_COMMAND_LINE = re.compile(r"^([^\S\n]*):(?=:)", re.MULTILINE)
+
+
+def no_workflow_commands(text: str) -> str:
+    """``text`` made inert, and with no line the Actions runner would run as a workflow command
+    (``::add-mask::``, ``::stop-commands::``, ``##[error]`` ...): the colon or bracket is escaped."""
+    return _COMMAND_LINE.sub(r"\1\\x3a", inert(text)).replace("##[", "##\\x5b")
 
 
 def job_summary(result: SubmissionResult, title: str, hidden: int = 0) -> str:
+    """The Markdown table of the job summary. It is printed when no summary file is set: it holds no
+    line the runner would take for a command."""
     lines = [
         f"### {title}",
         "",
@@ -33,11 +46,12 @@ def job_summary(result: SubmissionResult, title: str, hidden: int = 0) -> str:
                 hidden,
             ).format(n=hidden),
         ]
-    return "\n".join(lines) + "\n"
+    return no_workflow_commands("\n".join(lines) + "\n")
 
 
 def _escape_data(text: str) -> str:
-    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+    """As GitHub's toolkit escapes command data: the command stays one line, its end where it is."""
+    return inert(text).replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
 
 
 def _escape_property(text: str) -> str:

@@ -1,4 +1,8 @@
-"""The gradebook: one row per submission, one column per check, the total."""
+"""The gradebook: one row per submission, one column per check, the total.
+
+A cell is inert text and never a formula: a spreadsheet runs a cell that starts with = + - @
+(a submission named "=HYPERLINK(...)" would), so such a cell gets a leading apostrophe.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +14,7 @@ from pathlib import Path
 
 from ..assignment import Assignment
 from ..i18n import _
-from ..results import SubmissionResult
+from ..results import SubmissionResult, inert
 
 
 def rows(results: Sequence[SubmissionResult], assignment: Assignment) -> list[list[str]]:
@@ -56,11 +60,26 @@ def moodle_rows(results: Sequence[SubmissionResult]) -> list[list[str]]:
     return table
 
 
-def _write(table: list[list[str]], path: Path) -> None:
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_cell(value: str) -> str:
+    """``value`` as a CSV cell that a spreadsheet shows as text: inert, and never a formula."""
+    value = inert(value)
+    return "'" + value if value.startswith(_FORMULA_START) else value
+
+
+def csv_text(table: list[list[str]]) -> str:
     buffer = io.StringIO()
-    csv.writer(buffer, lineterminator="\n").writerows(table)
+    csv.writer(buffer, lineterminator="\n").writerows(
+        [[spreadsheet_cell(cell) for cell in row] for row in table]
+    )
+    return buffer.getvalue()
+
+
+def _write(table: list[list[str]], path: Path) -> None:
     tmp = path.with_suffix(".csv.tmp")
-    tmp.write_text(buffer.getvalue(), encoding="utf-8")
+    tmp.write_text(csv_text(table), encoding="utf-8")
     tmp.replace(path)
 
 
@@ -74,7 +93,7 @@ def write_moodle_csv(results: Sequence[SubmissionResult], path: Path) -> None:
 
 def render_table(results: Sequence[SubmissionResult], assignment: Assignment) -> str:
     """The gradebook for a terminal: submission, status, score, and the checks not passed."""
-    lines = []
+    lines = []  # inert names: the caller prints this table on a terminal
     width = max([len(r.submission) for r in results] + [10])
     head = (_("remise"), _("statut"), _("note"), _("vérifications non réussies"))
     lines.append(f"{head[0]:<{width}}  {head[1]:<7}  {head[2]:>9}  {head[3]}")

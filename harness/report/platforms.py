@@ -1,7 +1,7 @@
 """Result files of the platforms the grader runs inside: Gradescope, PrairieLearn, GitHub Classroom.
 
 Each is a plain translation of one :class:`SubmissionResult`; the schemas the tests
-validate them against live in ``tests/schemas/``.
+validate them against live in ``tests/schemas/``. Every text is inert (platforms show it as is).
 """
 
 from __future__ import annotations
@@ -9,11 +9,11 @@ from __future__ import annotations
 from typing import Any
 
 from ..i18n import _
-from ..results import SubmissionResult
+from ..results import SubmissionResult, inert
 
 
 def _output(check_feedback: str, status: str) -> str:
-    return check_feedback.strip() or {"passed": _("Réussie."), "skipped": _("Non applicable.")}.get(
+    return inert(check_feedback).strip() or {"passed": _("Réussie."), "skipped": _("Non applicable.")}.get(
         status, ""
     )
 
@@ -23,7 +23,7 @@ def gradescope(result: SubmissionResult) -> dict[str, Any]:
     return {
         "score": result.score,
         "execution_time": round(result.duration_s),
-        "output": result.message,
+        "output": inert(result.message),
         "visibility": "visible",
         "stdout_visibility": "hidden",
         "tests": [
@@ -46,7 +46,7 @@ def prairielearn(result: SubmissionResult) -> dict[str, Any]:
     return {
         "gradable": result.status == "graded",
         "score": round(result.score / result.max_score, 6) if result.max_score else 0.0,
-        "message": result.message,
+        "message": inert(result.message),
         "tests": [
             {
                 "name": check.id,
@@ -54,7 +54,7 @@ def prairielearn(result: SubmissionResult) -> dict[str, Any]:
                 "points": check.score,
                 "max_points": check.max_score if check.status != "skipped" else 0.0,
                 "message": next(iter(_output(check.feedback, check.status).splitlines()), ""),
-                "output": check.feedback,
+                "output": inert(check.feedback),
             }
             for check in result.checks
         ],
@@ -72,9 +72,9 @@ def classroom(result: SubmissionResult) -> dict[str, Any]:
             {
                 "name": check.id,
                 "status": {"passed": "pass", "skipped": "pass", "failed": "fail"}.get(check.status, "error"),
-                "message": check.feedback,
+                "message": inert(check.feedback),
                 "test_code": check.id,
-                "filename": check.file,
+                "filename": inert(check.file),
                 "line_no": 0,
                 "execution_time": f"{check.duration_s:.2f}s",
                 "score": check.score,

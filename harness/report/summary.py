@@ -14,7 +14,7 @@ from typing import Any
 
 from ..assignment import Assignment
 from ..i18n import _
-from ..results import CHECK_STATUSES, SubmissionResult, write_json_atomic
+from ..results import CHECK_STATUSES, SubmissionResult, inert, write_json_atomic
 
 HISTOGRAM_BINS = 10
 
@@ -48,7 +48,7 @@ def summarize(results: Sequence[SubmissionResult], assignment: Assignment) -> di
         "title": assignment.title,
         "submissions": len(results),
         "graded": len(graded),
-        "errors": sorted(r.submission for r in results if r.status == "error"),
+        "errors": sorted(inert(r.submission) for r in results if r.status == "error"),
         "score_percent": {
             "mean": round(statistics.fmean(percents), 2) if percents else None,
             "median": round(statistics.median(percents), 2) if percents else None,
@@ -61,7 +61,12 @@ def summarize(results: Sequence[SubmissionResult], assignment: Assignment) -> di
         ],
         "checks": checks,
         "results": [
-            {"submission": r.submission, "status": r.status, "score": r.score, "max_score": r.max_score}
+            {
+                "submission": inert(r.submission),
+                "status": r.status,
+                "score": r.score,
+                "max_score": r.max_score,
+            }
             for r in sorted(results, key=lambda r: r.submission)
         ],
     }
@@ -106,7 +111,9 @@ def _rate(rate: float | None) -> str:
 
 
 def render_html(summary: dict[str, Any], language: str) -> str:
-    esc = html.escape
+    def esc(text: str) -> str:
+        return html.escape(inert(text))
+
     score = summary["score_percent"]
     rows = "\n".join(
         f"<tr><td>{esc(r['submission'])}</td><td>{esc(r['status'])}</td>"

@@ -16,9 +16,8 @@ from harness.report.batch import write_class
 from harness.report.gradebook import moodle_rows
 from harness.results import CheckResult, SubmissionResult
 
-from .test_plugin import FAKE
-
 SCHEMAS = Path(__file__).parent.parent / "schemas"
+FAKE = Path(__file__).parent.parent / "assignments" / "fake"
 
 
 def _result(name: str = "ana", **overrides: str) -> SubmissionResult:
