@@ -1,43 +1,52 @@
 from __future__ import annotations
 
+import errno
 import io
+import random
 import subprocess
 import tarfile
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from harness.assignment import IntakeLimits
-from harness.errors import IntakeError
+from harness.errors import InfrastructureError, IntakeError
 from harness.intake import intake, is_submission, submission_name
 
 LIMITS = IntakeLimits(max_bytes=1024 * 1024, max_files=50)
 
 
 def _zip(path: Path, entries: dict[str, bytes], links: dict[str, str] | None = None) -> Path:
+    """A zip of ``links`` (name: target), then ``entries`` (name: content)."""
     with zipfile.ZipFile(path, "w") as archive:
-        for name, data in entries.items():
-            archive.writestr(name, data)
         for name, target in (links or {}).items():
             info = zipfile.ZipInfo(name)
             info.external_attr = 0o120777 << 16
             archive.writestr(info, target)
+        for name, data in entries.items():
+            archive.writestr(name, data)
     return path
 
 
 def _tar(path: Path, entries: dict[str, bytes], links: dict[str, str] | None = None) -> Path:
-    with tarfile.open(path, "w:gz") as archive:
-        for name, data in entries.items():
-            info = tarfile.TarInfo(name)
-            info.size = len(data)
-            archive.addfile(info, io.BytesIO(data))
+    """A tar (gzip'd if ``path`` ends in .gz) of ``links``, then ``entries``."""
+    with tarfile.open(path, "w:gz" if path.name.endswith(".gz") else "w") as archive:
         for name, target in (links or {}).items():
             info = tarfile.TarInfo(name)
             info.type = tarfile.SYMTYPE
             info.linkname = target
             archive.addfile(info)
+        for name, data in entries.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            archive.addfile(info, io.BytesIO(data))
     return path
+
+
+_Maker = Callable[[Path, dict[str, bytes], dict[str, str]], Path]
+SUFFIX = {_zip: ".zip", _tar: ".tar.gz"}
 
 
 def test_folder_is_copied_without_its_git_metadata(tmp_path: Path) -> None:
@@ -170,3 +179,227 @@ def test_names_and_what_counts_as_a_submission(tmp_path: Path) -> None:
     assert is_submission(tmp_path / "x.zip")
     assert not is_submission(tmp_path / "notes.txt")
     assert not is_submission(tmp_path / ".hidden")
+
+
+# --- Links are judged where they really lead, after extraction ----------------------------------
+
+#: Each link harmless by its name alone; together they climb out of the copy: ``s`` is the root,
+#: ``up1`` its parent, ``up2`` the parent's parent... (``../`` in a name is refused, not in a link).
+CLIMB = {"s": ".", "up1": "s/..", **{f"up{i}": f"up{i - 1}/.." for i in range(2, 13)}}
+
+
+@pytest.mark.parametrize("make", [_zip, _tar])
+def test_a_chain_of_links_cannot_carry_a_later_entry_outside(tmp_path: Path, make: _Maker) -> None:
+    archive = make(tmp_path / f"chain{SUFFIX[make]}", {"up2/escaped.txt": b"pwned"}, CLIMB)
+    with pytest.raises(IntakeError, match=r"lien symbolique"):
+        intake(archive, tmp_path / "copy", LIMITS)
+    assert not (tmp_path / "escaped.txt").exists(), "written through the links, outside the copy"
+
+
+@pytest.mark.parametrize("make", [_zip, _tar])
+def test_a_chain_of_links_cannot_point_a_file_at_the_host(tmp_path: Path, make: _Maker) -> None:
+    links = {**CLIMB, "app/files/index.html": "../../up12/etc/hostname"}
+    archive = make(tmp_path / f"host{SUFFIX[make]}", {"app/compose.yaml": b"services: {}\n"}, links)
+    with pytest.raises(IntakeError, match=r"lien symbolique \S+ sort de la remise") as refused:
+        intake(archive, tmp_path / "copy", LIMITS)
+    assert Path("/etc/hostname").read_text().strip() not in str(refused.value)
+
+
+def test_each_climbing_link_is_refused_even_alone(tmp_path: Path) -> None:
+    archive = _zip(tmp_path / "up.zip", {"a.txt": b"x"}, {"s": ".", "up": "s/s/s/.."})
+    with pytest.raises(IntakeError, match=r"Le lien symbolique up sort de la remise"):
+        intake(archive, tmp_path / "copy", LIMITS)
+
+
+def test_an_entry_below_a_link_is_refused_whatever_the_order(tmp_path: Path) -> None:
+    for order, name in ((0, "first"), (1, "last")):
+        path = tmp_path / f"{name}.zip"
+        with zipfile.ZipFile(path, "w") as archive:
+            entries = [("inner/ok.txt", b"x"), ("a/b.txt", b"y")]
+            link = zipfile.ZipInfo("a")
+            link.external_attr = 0o120777 << 16
+            if order == 0:
+                archive.writestr(link, "inner")
+            for entry, data in entries:
+                archive.writestr(entry, data)
+            if order == 1:
+                archive.writestr(link, "inner")
+        with pytest.raises(IntakeError, match=r"(lien symbolique a|fichier et un dossier nommés a)"):
+            intake(path, tmp_path / f"copy-{name}", LIMITS)
+        assert not (tmp_path / f"copy-{name}" / "submission" / "inner" / "b.txt").exists()
+
+
+def test_a_link_loop_is_refused(tmp_path: Path) -> None:
+    archive = _tar(tmp_path / "loop.tar.gz", {"x.txt": b"x"}, {"a": "b", "b": "a"})
+    with pytest.raises(IntakeError, match=r"boucle"):
+        intake(archive, tmp_path / "copy", LIMITS)
+
+
+def test_links_inside_chains_and_dangling_ones_are_kept(tmp_path: Path) -> None:
+    links = {"s": "sub", "t": "s/page.html", "sub/self": ".", "gone": "sub/missing.txt"}
+    archive = _zip(tmp_path / "ok.zip", {"sub/page.html": b"hi", "Dockerfile": b"FROM scratch"}, links)
+    root = intake(archive, tmp_path / "copy", LIMITS)
+    assert (root / "t").read_text() == "hi"
+    assert (root / "gone").is_symlink()
+    assert not (root / "gone").exists()
+
+
+def test_a_link_may_not_leave_the_unwrapped_folder(tmp_path: Path) -> None:
+    archive = _zip(tmp_path / "w.zip", {"alice/a.txt": b"x"}, {"alice/sibling": "../alice"})
+    root = intake(archive, tmp_path / "c1", LIMITS)
+    assert root.name == "alice"
+    archive = _zip(tmp_path / "v.zip", {"alice/a.txt": b"x"}, {"alice/up": ".."})
+    with pytest.raises(IntakeError, match=r"Le lien symbolique alice/up sort de la remise"):
+        intake(archive, tmp_path / "c2", LIMITS)
+
+
+def test_a_folder_with_a_chain_of_links_is_refused(tmp_path: Path) -> None:
+    source = tmp_path / "dani"
+    source.mkdir()
+    (source / "Dockerfile").write_text("FROM scratch\n")
+    for name, target in CLIMB.items():
+        (source / name).symlink_to(target)
+    with pytest.raises(IntakeError, match=r"Le lien symbolique up1 sort de la remise"):
+        intake(source, tmp_path / "copy", LIMITS)
+
+
+def test_a_folder_copy_keeps_inner_links_and_the_executable_bit(tmp_path: Path) -> None:
+    source = tmp_path / "eli"
+    (source / "app").mkdir(parents=True)
+    (source / "app" / "start.sh").write_text("#!/bin/sh\n")
+    (source / "app" / "start.sh").chmod(0o755)
+    (source / "app" / "link").symlink_to("start.sh")
+    (source / "appdir").symlink_to("app")
+    root = intake(source, tmp_path / "copy", LIMITS)
+    assert (root / "app" / "start.sh").stat().st_mode & 0o111
+    assert (root / "app" / "link").readlink() == Path("start.sh")
+    assert (root / "appdir").is_symlink()
+
+
+# --- Any broken archive is the submission's IntakeError, never anything else ------------------
+
+
+def _patch_zip_headers(path: Path, local_offset: int, central_offset: int, value: bytes) -> None:
+    """Overwrite a field of every local and central header (offsets from each signature)."""
+    data = bytearray(path.read_bytes())
+    for signature, offset in ((b"PK\x03\x04", local_offset), (b"PK\x01\x02", central_offset)):
+        start = data.find(signature)
+        while start != -1:
+            data[start + offset : start + offset + len(value)] = value
+            start = data.find(signature, start + 4)
+    path.write_bytes(bytes(data))
+
+
+def test_a_zip_with_a_bad_crc_is_refused_with_a_sentence(tmp_path: Path) -> None:
+    path = tmp_path / "crc.zip"
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_STORED) as archive:
+        archive.writestr("app/compose.yaml", b"services: {}\n")
+    path.write_bytes(path.read_bytes().replace(b"services", b"servicez", 1))
+    with pytest.raises(IntakeError, match=r"app/compose.yaml ne correspond pas à sa somme de contrôle"):
+        intake(path, tmp_path / "copy", LIMITS)
+
+
+@pytest.mark.parametrize("names", [("notes/", "notes"), ("notes", "notes/"), ("notes", "notes/a.txt")])
+def test_a_file_and_a_folder_of_one_name_are_refused(tmp_path: Path, names: tuple[str, str]) -> None:
+    archive = _zip(tmp_path / "notes.zip", {"keep.txt": b"x", names[0]: b"", names[1]: b""})
+    with pytest.raises(IntakeError, match=r"à la fois un fichier et un dossier nommés notes"):
+        intake(archive, tmp_path / "copy", LIMITS)
+
+
+def test_duplicate_entries_are_refused(tmp_path: Path) -> None:
+    path = tmp_path / "dup.tar"
+    with tarfile.open(path, "w") as archive:
+        for data in (b"one", b"two"):
+            info = tarfile.TarInfo("Dockerfile")
+            info.size = len(data)
+            archive.addfile(info, io.BytesIO(data))
+    with pytest.raises(IntakeError, match=r"deux fois l'entrée Dockerfile"):
+        intake(path, tmp_path / "copy", LIMITS)
+
+
+def test_encrypted_and_unknown_compression_entries_are_refused(tmp_path: Path) -> None:
+    encrypted = _zip(tmp_path / "enc.zip", {"secret.txt": b"x"})
+    _patch_zip_headers(encrypted, 6, 8, b"\x01\x00")
+    with pytest.raises(IntakeError, match=r"secret.txt est chiffré"):
+        intake(encrypted, tmp_path / "c1", LIMITS)
+    unknown = _zip(tmp_path / "method.zip", {"data.bin": b"x"})
+    _patch_zip_headers(unknown, 8, 10, b"\x63\x00")
+    with pytest.raises(IntakeError, match=r"data.bin est compressé par une méthode inconnue"):
+        intake(unknown, tmp_path / "c2", LIMITS)
+
+
+def test_a_decompression_bomb_is_refused_before_it_is_written(tmp_path: Path) -> None:
+    limits = IntakeLimits(max_bytes=64 * 1024 * 1024, max_files=50)
+    path = tmp_path / "bomb.zip"
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("zeros.bin", bytes(32 * 1024 * 1024))
+    with pytest.raises(IntakeError, match=r"zeros.bin se décompresse plus de 200 fois"):
+        intake(path, tmp_path / "copy", limits)
+    assert not (tmp_path / "copy" / "submission" / "zeros.bin").exists()
+
+
+def test_a_tar_stream_that_inflates_past_the_limit_is_refused_even_where_skipped(tmp_path: Path) -> None:
+    path = _tar(tmp_path / "skipped.tar.gz", {".git/objects/pack": bytes(8 * 1024 * 1024), "a.txt": b"x"})
+    with pytest.raises(IntakeError, match=r"se décompresse en plus de"):
+        intake(path, tmp_path / "copy", LIMITS)
+
+
+def test_invalid_names_are_refused(tmp_path: Path) -> None:
+    archive = _tar(tmp_path / "long.tar", {"a/" + "x" * 300: b"x"})
+    with pytest.raises(IntakeError, match=r"nom de fichier invalide ou trop long"):
+        intake(archive, tmp_path / "copy", LIMITS)
+
+
+def test_a_disk_full_while_copying_is_the_machine_s_fault(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    source = tmp_path / "fine"
+    source.mkdir()
+    (source / "Dockerfile").write_text("FROM scratch\n")
+
+    def full(*args: object, **kwargs: object) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr("harness.intake._Copy.file", full)
+    with pytest.raises(InfrastructureError, match=r"No space left"):
+        intake(source, tmp_path / "copy", LIMITS)
+
+
+def _broken_variants(good: bytes, seed: int, count: int) -> list[bytes]:
+    """Truncations at every few bytes, and copies with a few random bytes changed."""
+    rng = random.Random(seed)
+    variants = [good[:cut] for cut in range(0, len(good), max(1, len(good) // 60))]
+    for _ in range(count):
+        data = bytearray(good)
+        for _flip in range(rng.randint(1, 4)):
+            data[rng.randrange(len(data))] = rng.randrange(256)
+        variants.append(bytes(data))
+    return variants
+
+
+@pytest.mark.parametrize("kind", ["zip", "tar.gz", "tar"])
+def test_broken_archives_raise_only_intake_errors(tmp_path: Path, kind: str) -> None:
+    entries = {
+        "app/compose.yaml": b"services:\n  web: {build: .}\n" * 20,
+        "app/Dockerfile": b"FROM scratch\n" * 30,
+    }
+    links = {"app/files/link": "../compose.yaml", "app/up": "files/.."}
+    if kind == "zip":
+        good = _zip(tmp_path / "good.zip", entries, links).read_bytes()
+    else:
+        good = _tar(tmp_path / f"good.{kind}", entries, links).read_bytes()
+    outcomes: dict[str, int] = {}
+    sentences: list[str] = []
+    for number, data in enumerate(_broken_variants(good, seed=len(kind), count=150)):
+        path = tmp_path / "cases" / f"{number}.{kind}"
+        path.parent.mkdir(exist_ok=True)
+        path.write_bytes(data)
+        try:
+            intake(path, tmp_path / "out" / str(number), LIMITS)
+            outcomes["accepted"] = outcomes.get("accepted", 0) + 1
+        except IntakeError as refused:
+            sentences.append(str(refused).splitlines()[0])
+            outcomes["refused"] = outcomes.get("refused", 0) + 1
+    assert outcomes.get("refused", 0) > 20, outcomes
+    assert all(0 < len(sentence) <= 300 for sentence in sentences), "one short sentence each"
+    assert not list(tmp_path.glob("out/*/compose.yaml")), "nothing lands beside a copy"
