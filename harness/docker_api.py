@@ -175,6 +175,32 @@ class DockerAPI:
         return dict(self.client.api.inspect_container(container_id))
 
     @_boundary
+    def writable_layers(self, run_id: str) -> list[tuple[str, str, str, str]]:
+        """(container id, service, Compose project, host folder of its writable layer: overlay2's
+        UpperDir) for the run's containers; empty where the engine does not say (another driver, a VM)."""
+        layers = []
+        for container_id in self._container_ids(f"{RUN_LABEL}={run_id}"):
+            try:
+                attrs = self.client.api.inspect_container(container_id)
+            except docker.errors.NotFound:
+                continue
+            upper = ((attrs.get("GraphDriver") or {}).get("Data") or {}).get("UpperDir")
+            labels = attrs.get("Config", {}).get("Labels") or {}
+            service = str(labels.get(SERVICE_LABEL) or attrs.get("Name", container_id)).lstrip("/")
+            if upper:
+                layers.append((container_id, service, str(labels.get(PROJECT_LABEL, "")), str(upper)))
+        return sorted(layers)
+
+    @_boundary
+    def stop_now(self, name: str) -> None:
+        """Kill a container at once (it stays, for its logs, until the run is swept)."""
+        try:
+            self.client.api.kill(name)
+        except docker.errors.APIError as exc:
+            if exc.status_code not in (404, 409):  # gone, or not running: stopped either way
+                raise
+
+    @_boundary
     def logs(self, container_id: str, tail: int = 20) -> str:
         try:
             raw = self.client.api.logs(container_id, tail=tail, stdout=True, stderr=True)

@@ -9,7 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from . import cgroups
+from . import cgroups, layers
 from .assignment import Assignment
 from .compose import ComposeProject, find_compose_file, normalize
 from .compose_cli import ComposeCLI
@@ -55,6 +55,9 @@ class Grading:
         self._network: str | None = None
         self._cgroup: cgroups.GradingCgroup | None = None
         self._cgroup_tried = False
+        #: The checks that asked for each stack, and the containers already reported as oversized.
+        self._stack_users: dict[str, set[str]] = {}
+        self._oversized: set[str] = set()
 
     @property
     def cli(self) -> ComposeCLI:
@@ -78,6 +81,7 @@ class Grading:
         """The part as a Compose project (built and started only when a check asks)."""
         if part not in self._stacks:
             self._stacks[part] = Stack(self._project(part))
+        self._stack_users.setdefault(part, set()).add(self.current_check)
         return self._stacks[part]
 
     def _project(self, part: str) -> ComposeProject:
@@ -146,6 +150,7 @@ class Grading:
         if key not in self._stacks:
             project = self._new_project(self.project_name(key), model, http_ports, self._parts_network())
             self._stacks[key] = Stack(project)
+        self._stack_users.setdefault(key, set()).add(self.current_check)
         return self._stacks[key]
 
     def advise(self, text: str) -> None:
@@ -176,6 +181,25 @@ class Grading:
         return self.docker.run_probe(
             image, list(command), run_id=self.run_id, network=network, cgroup_parent=self.cgroup_parent()
         )
+
+    def oversized_layers(self) -> list[tuple[str, int, set[str]]]:
+        """Containers of this grading that wrote more than the limit into their own layer, each
+        reported once and stopped at once: (service, bytes, the checks that used its part).
+        Measured from the host where the engine's layers can be seen."""
+        if not self._stacks or not self.docker.manages_local_cgroups:
+            return []
+        limit = self.assignment.limits.container_layer_bytes
+        users = {self.project_name(key): checks for key, checks in self._stack_users.items()}
+        found = []
+        for container_id, service, project, upper in self.docker.writable_layers(self.run_id):
+            if container_id in self._oversized:
+                continue
+            used = layers.layer_usage(Path(upper), limit)
+            if used > limit:
+                self.docker.stop_now(container_id)
+                self._oversized.add(container_id)
+                found.append((service, used, set(users.get(project, ()))))
+        return found
 
     # -- the private copy: every path proven inside it, links resolved, before each read and write --
 

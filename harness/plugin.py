@@ -12,6 +12,7 @@ import signal
 import threading
 import time
 from collections.abc import Callable, Generator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -191,7 +192,32 @@ class GraderPlugin:
         if (report.when == "call" or report.outcome != "passed") and first_failure:
             exc = call.excinfo.value if call.excinfo else None
             self.results[check_id] = self._result(check_id, report, exc)
+        if report.when == "call":
+            self._fail_on_oversized_layers(check_id)
         return report
+
+    def _fail_on_oversized_layers(self, current: str | None) -> None:
+        """A container that filled its own layer fails the check running now and every check that
+        used its part (it is stopped at once): measured after each check and at the end."""
+        try:
+            oversized = self.session_grading.oversized_layers()
+        except GraderError:
+            return  # the engine's trouble shows in the next check, as an error
+        limit = self.assignment.limits.container_layer_bytes
+        sentence = _(
+            "Le conteneur du service « {name} » a écrit {mb} Mo dans sa propre couche (limite : {limit} Mo) : il a été "
+            "arrêté. Un conteneur ne doit écrire que ce dont il a besoin (notion : couche inscriptible)."
+        )
+        for name, used, users in oversized:
+            line = sentence.format(name=name, mb=used // 10**6, limit=limit // 10**6)
+            for check_id in users | ({current} if current else set()):
+                result = self.results.get(check_id)
+                if result is None or result.status in ("error", "skipped"):
+                    continue
+                feedback = "\n".join(
+                    part for part in (line, result.feedback if result.status == "failed" else "") if part
+                )
+                self.results[check_id] = replace(result, status="failed", score=0.0, feedback=feedback)
 
     def _result(self, check_id: str, report: pytest.TestReport, exc: BaseException | None) -> CheckResult:
         spec = self.assignment.checks[check_id]
@@ -249,6 +275,7 @@ class GraderPlugin:
 
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
         _FINISHING.set()
+        self._fail_on_oversized_layers(None)  # what was written after the last check
         cleanup_error = ""
         try:
             if not (self.keep and exitstatus != pytest.ExitCode.INTERRUPTED):
