@@ -1,0 +1,228 @@
+"""Normalization cannot touch the host: every file ``compose config`` would read is proven first."""
+
+from __future__ import annotations
+
+import os
+import resource
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+import pytest
+
+from harness.compose import normalize
+from harness.compose_cli import CommandResult
+from harness.compose_files import MAX_FILE_BYTES, read_sources
+from harness.errors import ComposeFileError, PolicyViolation
+from harness.policy import enforce_file_references
+
+
+def _part(tmp_path: Path, compose: str, **files: str) -> tuple[Path, Path]:
+    root = tmp_path / "sub"
+    (root / "etudiants").mkdir(parents=True)
+    compose_file = root / "etudiants" / "compose.yaml"
+    compose_file.write_text(compose)
+    for name, text in files.items():
+        path = root / "etudiants" / name.replace("__", "/")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+    return compose_file, root
+
+
+def _refusal(compose_file: Path, root: Path) -> str:
+    with pytest.raises(PolicyViolation, match="rien n'a été lancé") as caught:
+        enforce_file_references(compose_file, root)
+    return caught.value.details
+
+
+@pytest.mark.parametrize(
+    ("compose", "expected"),
+    [
+        ("include:\n  - ../../outside/compose.yaml\nservices: {}\n", "hors de la remise"),
+        ("include:\n  - path: [/etc/compose.yaml]\nservices: {}\n", "include: /etc/compose.yaml"),
+        (
+            "include:\n  - path: base.yaml\n    env_file: /etc/environment\n",
+            "include.env_file: /etc/environment",
+        ),
+        ("include:\n  - path: base.yaml\n    project_directory: /etc\n", "include.project_directory: /etc"),
+        ("services:\n  a:\n    image: x\n    env_file: /etc/environment\n", "a.env_file: /etc/environment"),
+        ("services:\n  a:\n    image: x\n    env_file:\n      - path: ../../.env\n", "hors de la remise"),
+        ("services:\n  a:\n    image: x\n    label_file: /etc/os-release\n", "a.label_file: /etc/os-release"),
+        (
+            "services:\n  a:\n    extends:\n      file: /home/prof/compose.yaml\n      service: b\n",
+            "a.extends.file",
+        ),
+        ("services:\n  a:\n    image: x\n    env_file: ${HOME}/.env\n", "dépend d'une variable"),
+        ("services:\n  a:\n    image: x\n    env_file: ~/.aws/credentials\n", "dossier personnel"),
+        ("include:\n  - oci://registry.example/compose:latest\n", "source distante"),
+        ("include:\n  - https://github.com/someone/labs.git#main:compose.yaml\n", "source distante"),
+        ("include:\n  - git@github.com:someone/labs.git\n", "source distante"),
+        (
+            "services:\n  a:\n    extends:\n      file: oci://registry.example/base\n      service: b\n",
+            "source distante",
+        ),
+    ],
+)
+def test_files_pulled_in_from_outside_are_refused_before_config_reads_them(
+    tmp_path: Path, compose: str, expected: str
+) -> None:
+    compose_file, root = _part(tmp_path, compose, **{"base.yaml": "services: {}\n"})
+    assert expected in _refusal(compose_file, root)
+
+
+def test_files_pulled_in_from_inside_are_fine(tmp_path: Path) -> None:
+    compose_file, root = _part(
+        tmp_path,
+        "include:\n  - base.yaml\n  - path: sub/inc.yaml\n    env_file: sub/inc.env\n"
+        "services:\n  a:\n    image: x\n    env_file: [.env, ../commun.env, {path: opt.env, required: false}]\n"
+        "    label_file: labels\n    extends: {file: sub/base.yaml, service: b}\n",
+        **{".env": "A=1\n", "base.yaml": "services: {}\n", "sub__inc.yaml": "services:\n  i:\n    image: y\n",
+           "sub__inc.env": "I=1\n", "labels": "l=1\n", "sub__base.yaml": "services:\n  b:\n    env_file: b.env\n"},
+    )  # fmt: skip
+    (root / "commun.env").write_text("C=1\n")
+    (root / "etudiants" / "lien.env").symlink_to("sub/inc.env")  # a link inside, to inside
+    enforce_file_references(compose_file, root)
+    origins = [origin for origin, _document in read_sources(compose_file, root).documents]
+    assert origins == [
+        "etudiants/compose.yaml",
+        "etudiants/base.yaml",
+        "etudiants/sub/inc.yaml",
+        "etudiants/sub/base.yaml",
+    ]
+
+
+def test_a_link_inside_the_submission_to_a_host_file_is_followed_and_refused(tmp_path: Path) -> None:
+    compose_file, root = _part(tmp_path, "services:\n  a:\n    image: x\n    env_file: innocent.env\n")
+    (root / "etudiants" / "innocent.env").symlink_to("/etc/os-release")
+    assert "a.env_file: innocent.env" in _refusal(compose_file, root)
+
+
+def test_a_link_chain_through_a_folder_is_followed_too(tmp_path: Path) -> None:
+    compose_file, root = _part(tmp_path, "include:\n  - conf/compose.yaml\n")
+    (root / "etudiants" / "conf").symlink_to("/etc")
+    assert "include: conf/compose.yaml" in _refusal(compose_file, root)
+
+
+@pytest.mark.parametrize("where", ["etudiants/.env", "etudiants/sub/.env"])
+def test_a_dotenv_beside_any_project_must_be_a_file_of_the_submission(tmp_path: Path, where: str) -> None:
+    """Compose reads ``.env`` beside the project and beside each included project, for ``${VAR}``."""
+    compose_file, root = _part(
+        tmp_path,
+        "include:\n  - sub/inc.yaml\n",
+        **{"sub__inc.yaml": "services:\n  i:\n    image: '${PRETTY_NAME}'\n"},
+    )
+    (root / where).symlink_to("/etc/os-release")
+    assert "« .env:" in _refusal(compose_file, root)
+
+
+def test_a_key_of_an_included_file_is_gated_before_config_reads_it(tmp_path: Path) -> None:
+    compose_file, root = _part(
+        tmp_path,
+        "include:\n  - sub/inc.yaml\nservices:\n  web:\n    image: x\n",
+        **{"sub__inc.yaml": "services:\n  helper:\n    image: y\n    provider: {type: ./pwn.sh}\n"},
+    )
+    details = _refusal(compose_file, root)
+    assert "etudiants/sub/inc.yaml › service « helper » : « provider » est interdit" in details
+
+
+def test_every_document_of_a_file_is_gated(tmp_path: Path) -> None:
+    compose_file, root = _part(
+        tmp_path, "services:\n  a:\n    image: x\n---\nservices:\n  b:\n    teleport: 1\n"
+    )
+    assert "la clé « teleport »" in _refusal(compose_file, root)
+
+
+def test_compose_tags_are_read(tmp_path: Path) -> None:
+    compose_file, root = _part(
+        tmp_path, "services:\n  a:\n    image: x\n    environment: !reset []\n    labels: !override {a: b}\n"
+    )
+    enforce_file_references(compose_file, root)
+
+
+def test_a_fifo_is_never_opened(tmp_path: Path) -> None:
+    compose_file, root = _part(tmp_path, "services:\n  a:\n    image: x\n    env_file: tube.env\n")
+    os.mkfifo(root / "etudiants" / "tube.env")
+    assert "n'est pas un fichier ordinaire" in _refusal(compose_file, root)
+
+
+@pytest.mark.parametrize("name", ["compose.yaml", "gros.env"])
+def test_huge_files_are_refused_without_being_read(tmp_path: Path, name: str) -> None:
+    compose_file, root = _part(tmp_path, "services:\n  a:\n    image: x\n    env_file: gros.env\n")
+    with (root / "etudiants" / name).open("ab") as handle:  # sparse: no disk, and no memory if never read
+        handle.truncate(12 * 1024 * 1024)
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    assert f"{MAX_FILE_BYTES // 1024} Kio" in _refusal(compose_file, root)
+    assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before < 50 * 1024  # KiB
+
+
+@pytest.mark.parametrize(
+    ("compose", "expected"),
+    [
+        ("services:\n  a:\n    image: x\n    labels: " + "[" * 1000 + "]" * 1000 + "\n", "niveaux"),
+        ("x-deep: " + "{a: " * 1000 + "1" + "}" * 1000 + "\n", "niveaux"),
+        (
+            "x-a: &a ["
+            + ",".join(["x"] * 10)
+            + "]\n"
+            + "".join(f"x-{i}: &{chr(98 + i)} [{','.join([f'*{chr(97 + i)}'] * 10)}]\n" for i in range(8))
+            + "services: {}\n",
+            "éléments",
+        ),
+        ("x-self: &self\n  - *self\n", "éléments"),
+    ],
+    ids=["deep-flow", "deep-map", "billion-laughs", "self-reference"],
+)
+def test_bombs_are_refused_quickly_with_a_sentence(tmp_path: Path, compose: str, expected: str) -> None:
+    compose_file, root = _part(tmp_path, compose)
+    started = time.monotonic()
+    assert expected in _refusal(compose_file, root)
+    assert time.monotonic() - started < 5
+
+
+def test_merge_keys_of_merge_keys_do_not_double_at_each_level(tmp_path: Path) -> None:
+    lines = ["x-0: &m0 {a: 1, b: 2, c: 3}"]
+    lines += [f"x-{i}: &m{i} {{<<: [*m{i - 1}, *m{i - 1}, *m{i - 1}, *m{i - 1}]}}" for i in range(1, 40)]
+    compose_file, root = _part(tmp_path, "\n".join(lines) + "\nservices: {}\n")
+    started = time.monotonic()
+    enforce_file_references(compose_file, root)  # 4**39 pairs if PyYAML kept every merged copy
+    assert time.monotonic() - started < 5
+
+
+def test_too_many_files_are_refused(tmp_path: Path) -> None:
+    files = {f"f{i}.yaml": f"include: [f{i + 1}.yaml]\n" for i in range(40)}
+    compose_file, root = _part(tmp_path, "include: [f0.yaml]\n", **files, **{"f40.yaml": "services: {}\n"})
+    assert "plus de 32 fichiers" in _refusal(compose_file, root)
+
+
+def test_an_include_cycle_reads_each_file_once(tmp_path: Path) -> None:
+    compose_file, root = _part(
+        tmp_path, "include: [a.yaml]\nservices: {}\n", **{"a.yaml": "include: [compose.yaml]\n"}
+    )
+    assert len(read_sources(compose_file, root).documents) == 2
+
+
+def test_malformed_yaml_is_refused_with_its_line(tmp_path: Path) -> None:
+    compose_file, root = _part(tmp_path, "services:\n  web:\n    build: .\n   ports: [80\n")
+    with pytest.raises(ComposeFileError, match="refuse le fichier") as caught:
+        enforce_file_references(compose_file, root)
+    assert "ligne" in caught.value.details
+
+
+class _RecordingCLI:
+    def __init__(self) -> None:
+        self.calls: list[Sequence[str]] = []
+
+    def run(self, args: Sequence[str], *, timeout: float, cwd: Path | None = None) -> CommandResult:
+        self.calls.append(args)
+        return CommandResult(0, '{"services": {}}')
+
+
+def test_normalize_never_runs_compose_on_a_refused_project(tmp_path: Path) -> None:
+    compose_file, root = _part(tmp_path, "services:\n  a:\n    image: x\n    env_file: /etc/os-release\n")
+    cli = _RecordingCLI()
+    with pytest.raises(PolicyViolation):
+        normalize(cli, compose_file, "p", root=root)  # type: ignore[arg-type]
+    assert cli.calls == []
+    compose_file.write_text("services:\n  a:\n    image: x\n")
+    normalize(cli, compose_file, "p", root=root)  # type: ignore[arg-type]
+    assert len(cli.calls) == 1
