@@ -1,10 +1,15 @@
 from __future__ import annotations
 
+import contextlib
 import errno
 import io
+import os
 import random
+import shutil
 import subprocess
 import tarfile
+import tempfile
+import threading
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
@@ -403,3 +408,106 @@ def test_broken_archives_raise_only_intake_errors(tmp_path: Path, kind: str) -> 
     assert outcomes.get("refused", 0) > 20, outcomes
     assert all(0 < len(sentence) <= 300 for sentence in sentences), "one short sentence each"
     assert not list(tmp_path.glob("out/*/compose.yaml")), "nothing lands beside a copy"
+
+
+# --- Git: sized before the checkout is written, read as stored ----------------------------------
+
+GIT = ["git", "-c", "user.name=t", "-c", "user.email=t@t", "-c", "init.defaultBranch=main"]
+
+
+def _bare_repo(
+    tmp_path: Path, name: str, files: dict[str, bytes], links: dict[str, str] | None = None
+) -> Path:
+    """A bare repository ``name`` whose one commit holds ``files`` and ``links``."""
+    work = tmp_path / f"{name}-work"
+    work.mkdir()
+    for path, data in files.items():
+        (work / path).parent.mkdir(parents=True, exist_ok=True)
+        (work / path).write_bytes(data)
+    for path, target in (links or {}).items():
+        (work / path).parent.mkdir(parents=True, exist_ok=True)
+        (work / path).symlink_to(target)
+    subprocess.run([*GIT, "init", "-q", str(work)], check=True)
+    subprocess.run([*GIT, "-C", str(work), "add", "-A"], check=True)
+    subprocess.run([*GIT, "-C", str(work), "commit", "-qm", "remise"], check=True)
+    bare = tmp_path / f"{name}.git"
+    subprocess.run(["git", "clone", "-q", "--bare", str(work), str(bare)], check=True)
+    return bare
+
+
+def _largest_size(folder: Path) -> int:
+    total = 0
+    for dirpath, _dirs, files in os.walk(folder):
+        for name in files:
+            with contextlib.suppress(OSError):
+                total += (Path(dirpath) / name).lstat().st_size
+    return total
+
+
+def test_a_git_checkout_over_the_limit_is_refused_before_it_is_written(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    bare = _bare_repo(
+        tmp_path, "huge", {"app/compose.yaml": b"services: {}\n", "app/zeros.bin": bytes(48 << 20)}
+    )
+    shutil.rmtree(tmp_path / "huge-work")
+    watched = tmp_path / "watched"
+    (watched / "tmp").mkdir(parents=True)
+    monkeypatch.setattr(tempfile, "tempdir", str(watched / "tmp"))  # any scratch folder is watched too
+    peak, stop = [0], threading.Event()
+
+    def watch() -> None:
+        while not stop.is_set():
+            peak[0] = max(peak[0], _largest_size(watched))
+
+    watcher = threading.Thread(target=watch)
+    watcher.start()
+    try:
+        with pytest.raises(IntakeError, match=r"dépasse 1 Mo"):
+            intake(bare, watched / "copy", LIMITS)
+    finally:
+        stop.set()
+        watcher.join()
+    assert peak[0] < 1 << 20, f"{peak[0]} bytes were written for a refused checkout"
+    assert not (watched / "copy" / "submission" / "app").exists()
+
+
+def test_a_git_checkout_keeps_inner_links_and_the_executable_bit_and_no_filter_runs(tmp_path: Path) -> None:
+    files = {"app/start.sh": b"#!/bin/sh\necho hi\n", ".gitattributes": b"* text eol=crlf\n"}
+    bare = _bare_repo(tmp_path, "fanny", files, {"app/alias": "start.sh"})
+    subprocess.run(["chmod", "+x", str(tmp_path / "fanny-work" / "app" / "start.sh")], check=True)
+    work = str(tmp_path / "fanny-work")
+    subprocess.run([*GIT, "-C", work, "commit", "-qam", "x"], check=True)
+    subprocess.run([*GIT, "-C", work, "push", "-q", str(bare), "HEAD:main"], check=True)
+    root = intake(bare, tmp_path / "copy", LIMITS)
+    assert (root / "app" / "start.sh").read_bytes() == b"#!/bin/sh\necho hi\n", "as stored, no eol filter"
+    assert (root / "app" / "start.sh").stat().st_mode & 0o111
+    assert (root / "app" / "alias").readlink() == Path("start.sh")
+
+
+def test_a_git_checkout_with_a_chain_of_links_is_refused(tmp_path: Path) -> None:
+    bare = _bare_repo(
+        tmp_path, "gus", {"app/compose.yaml": b"x"}, {**CLIMB, "app/index.html": "../up12/etc/hostname"}
+    )
+    with pytest.raises(IntakeError, match=r"lien symbolique \S+ sort de la remise"):
+        intake(bare, tmp_path / "copy", LIMITS)
+
+
+def test_a_git_repository_must_stand_alone(tmp_path: Path) -> None:
+    bare = _bare_repo(tmp_path, "hana", {"a.txt": b"x"})
+    (bare / "objects" / "info").mkdir(exist_ok=True)
+    (bare / "objects" / "info" / "alternates").write_text(str(tmp_path / "elsewhere" / "objects") + "\n")
+    with pytest.raises(IntakeError, match=r"alternates"):
+        intake(bare, tmp_path / "c1", LIMITS)
+    (bare / "objects" / "info" / "alternates").unlink()
+    (bare / "description").unlink()
+    (bare / "description").symlink_to("/etc/hostname")
+    with pytest.raises(IntakeError, match=r"lien symbolique \(description\)"):
+        intake(bare, tmp_path / "c2", LIMITS)
+
+
+def test_an_empty_git_repository_is_an_empty_submission(tmp_path: Path) -> None:
+    bare = tmp_path / "ines.git"
+    subprocess.run([*GIT, "init", "-q", "--bare", str(bare)], check=True)
+    with pytest.raises(IntakeError, match=r"vide"):
+        intake(bare, tmp_path / "copy", LIMITS)
