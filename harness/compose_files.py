@@ -212,14 +212,14 @@ class _Reader:
                 ).format(count=MAX_FILES)
             )
         origin = _relative(path, self.given_root)
-        with real.open("rb") as handle:
-            text = handle.read(MAX_FILE_BYTES + 1)
-        if len(text) > MAX_FILE_BYTES:
+        if real.stat().st_size > MAX_FILE_BYTES:
             raise _cap_error(
                 _("Le fichier {file} dépasse {size} Kio : un fichier Compose doit rester petit.").format(
                     file=origin, size=MAX_FILE_BYTES // 1024
                 )
             )
+        with real.open("rb") as handle:
+            text = handle.read(MAX_FILE_BYTES + 1)[:MAX_FILE_BYTES]
         for document in self.parse(text.decode("utf-8", errors="replace"), origin):
             self.sources.documents.append((origin, document))
             self.follow(document, path, project_dir, origin)
@@ -303,6 +303,7 @@ def read_sources(compose_file: Path, root: Path) -> Sources:
     for one over a size, count, depth or expansion limit (no assignment relaxes those).
     """
     reader = _Reader(root, compose_file)
-    if reader.resolve(compose_file.name, str(compose_file), (reader.root,)) is not None:
+    shown = _relative(compose_file, root)
+    if reader.resolve(shown, shown, (root,), folder=True) is not None:  # its size: load() says
         reader.load(compose_file, compose_file.parent)
     return reader.sources

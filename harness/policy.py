@@ -9,6 +9,7 @@ value checked here. The raw files are gated before ``docker compose config`` rea
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -53,6 +54,18 @@ def _owner(kind: str, name: str) -> str:
 
 def _inside(path: str, root: Path) -> bool:
     return Path(path).is_absolute() and Path(path).resolve().is_relative_to(root.resolve())
+
+
+def _shown(path: Any, root: Path) -> str:
+    """A path as the student can place it: relative to the submission when it is near it.
+
+    Compose resolves relative paths against the private copy; its folder name means nothing
+    to the student, "../.." does. Paths elsewhere (/etc) are shown as they are.
+    """
+    text = str(path)
+    if Path(text).is_absolute() and Path(text).is_relative_to(root.parent):
+        return os.path.relpath(text, root)
+    return text
 
 
 def _refused(place: _Place, rule: str, value: Any = None) -> Refusal:
@@ -132,7 +145,7 @@ def _mount_source(value: Any, owner: dict[str, Any], place: _Place) -> Iterator[
             _(
                 "{where} : le montage de « {source} » sort de la remise : seuls les dossiers de la remise "
                 "peuvent être montés."
-            ).format(where=place.where, source=source),
+            ).format(where=place.where, source=_shown(source, place.root)),
         )
 
 
@@ -143,7 +156,7 @@ def _build_context(value: Any, _owner: dict[str, Any], place: _Place) -> Iterato
             _(
                 "{where} : le contexte de construction « {context} » sort de la remise ; choisissez un dossier "
                 "de la remise."
-            ).format(where=place.where, context=value),
+            ).format(where=place.where, context=_shown(value, place.root)),
         )
 
 
@@ -170,14 +183,14 @@ def _additional_contexts(value: Any, _owner: dict[str, Any], place: _Place) -> I
                 _(
                     "{where} : le contexte additionnel « {context} » sort de la remise ; choisissez un dossier "
                     "de la remise."
-                ).format(where=place.where, context=extra),
+                ).format(where=place.where, context=_shown(extra, place.root)),
             )
 
 
 def _file_source(value: Any, _owner: dict[str, Any], place: _Place) -> Iterator[Refusal]:
     if not _inside(str(value), place.root):
         yield "file_outside", _("{where} : le fichier « {file} » sort de la remise ; placez-le dans la remise.").format(
-            where=place.where, file=value
+            where=place.where, file=_shown(value, place.root)
         )  # fmt: skip
 
 
