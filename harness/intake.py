@@ -420,17 +420,12 @@ def _extract_member(
         raise _refused(_("L'archive contient un fichier spécial ({name}) : refusée."), name=member.name)
 
 
-#: Git reads nothing but the local file: no hooks, no network protocol, objects checked on receipt.
-_GIT = [
-    "git",
-    "-c",
-    "core.hooksPath=/dev/null",
-    "-c",
-    "core.fsmonitor=false",
-    "-c",
-    "submodule.recurse=false",
-]
-_GIT += ["-c", "protocol.allow=never", "-c", "protocol.file.allow=always", "-c", "transfer.fsckObjects=true"]
+#: Git reads nothing but the local file: no hooks, no network protocol, objects checked on
+#: receipt, big blobs streamed rather than held in memory.
+_GIT_CONFIG = {"core.hooksPath": "/dev/null", "core.fsmonitor": "false", "submodule.recurse": "false"}
+_GIT_CONFIG |= {"protocol.allow": "never", "protocol.file.allow": "always", "transfer.fsckObjects": "true"}
+_GIT_CONFIG |= {"core.bigFileThreshold": "8m"}
+_GIT = ["git", *(arg for key, value in _GIT_CONFIG.items() for arg in ("-c", f"{key}={value}"))]
 _GIT_ENV = {"GIT_TERMINAL_PROMPT": "0", "GIT_CONFIG_NOSYSTEM": "1", "GIT_NO_LAZY_FETCH": "1"}
 _GIT_TIMEOUT_S = 120
 _GIT_LINK, _GIT_SUBMODULE = "120000", "160000"
