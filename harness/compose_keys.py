@@ -56,6 +56,9 @@ def _refused(why: str, rule: str = "") -> Key:
     return Key("refused", why, rule=rule)
 
 
+#: Containers per service (``scale``, ``deploy.replicas``): each one has the full per-container limits.
+MAX_REPLICAS = 3
+_REPLICAS = f"At most {MAX_REPLICAS} containers per service: each has the full per-container limits."
 _SWARM = "Swarm only: Compose ignores it."
 _LIMIT = "The grader's limit applies; the submission's own value is kept when it is stricter."
 _FIXED_ADDRESS = (
@@ -144,9 +147,7 @@ LEVELS: dict[str, dict[str, Key]] = {
         "cpus": _capped(_LIMIT),
         "pids_limit": _capped(_LIMIT),
         "deploy": _allowed("Resources and replicas, capped.", "deploy"),
-        "scale": _capped(
-            "At most 3 containers per service: each has the full per-container limits.", "replicas"
-        ),
+        "scale": _capped(_REPLICAS, "replicas"),
         "cpu_shares": _capped("At most 1024 (the default weight): no priority over other gradings."),
         "oom_score_adj": _capped("Only 0 or more: the host's OOM killer must not spare it over the grader."),
         "pull_policy": _capped(
@@ -235,9 +236,7 @@ LEVELS: dict[str, dict[str, Key]] = {
     },
     "deploy": {
         "resources": _allowed("Limits and reservations, capped.", "resources"),
-        "replicas": _capped(
-            "At most 3 containers per service: each has the full per-container limits.", "replicas"
-        ),
+        "replicas": _capped(_REPLICAS, "replicas"),
         "mode": _allowed("replicated or global: one engine, so at most the replicas."),
         "labels": _allowed("Service labels."),
         "restart_policy": _replaced("Removed: a crash is reported, not repeated."),
@@ -386,7 +385,7 @@ LEVELS: dict[str, dict[str, Key]] = {
     },
     "secret": {
         "file": _checked("A file inside the submission.", "file_outside"),
-        "environment": _refused("Reads a variable of the grader's environment.", "file_outside"),
+        "environment": _refused("Reads a variable of the grader's environment."),
         "external": _refused("A secret outside the project.", "external"),
         "name": _replaced("Prefixed with the run id."),
         "labels": _allowed("Labels."),
@@ -397,7 +396,7 @@ LEVELS: dict[str, dict[str, Key]] = {
     "config": {
         "file": _checked("A file inside the submission.", "file_outside"),
         "content": _allowed("Text in the Compose file."),
-        "environment": _refused("Reads a variable of the grader's environment.", "file_outside"),
+        "environment": _refused("Reads a variable of the grader's environment."),
         "external": _refused("A config outside the project.", "external"),
         "name": _replaced("Prefixed with the run id."),
         "labels": _allowed("Labels."),

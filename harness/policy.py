@@ -16,14 +16,12 @@ from pathlib import Path
 from typing import Any
 
 from .compose_files import read_sources
-from .compose_keys import LEVELS, RULES
+from .compose_keys import LEVELS, MAX_REPLICAS, RULES
 from .errors import PolicyViolation
 from .i18n import _
 
 __all__ = ["MAX_REPLICAS", "RULES", "enforce", "enforce_file_references", "violations"]
 
-#: Containers per service (``scale``, ``deploy.replicas``): each one has the full per-container limits.
-MAX_REPLICAS = 3
 _DOCKER_SOCKETS = ("docker.sock", "docker.pid", "containerd.sock")
 _JOINABLE = ("service:",)  # another service of the same project: fine
 
