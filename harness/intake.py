@@ -96,6 +96,21 @@ class _Budget:
     files: int = 0
     bytes: int = 0
 
+    @property
+    def entries(self) -> int:
+        """Entries of any kind (folders, links, entries left out) an archive may hold: its
+        listing is kept in memory, folders are not counted as files."""
+        return 2 * self.limits.max_files + 1000
+
+    @property
+    def archive_bytes(self) -> int:
+        """The most an archive may weigh, or inflate to: the content plus a few header blocks a file."""
+        return self.limits.max_bytes + 8192 * self.limits.max_files + _CHUNK
+
+    def check_entries(self, count: int) -> None:
+        if count > self.entries:
+            self.add(0, files=self.limits.max_files + 1)
+
     def add(self, size: int, files: int = 1) -> None:
         self.files += files
         self.bytes += size
@@ -189,6 +204,7 @@ class _Copy:
             if seen != _DIR:
                 raise self._conflict(parent)
         before = self._kinds.get(rel)
+        self.budget.check_entries(len(self._kinds))
         if before is None or before == kind == _DIR:
             self._kinds[rel] = kind
             return
@@ -323,6 +339,7 @@ def _extract_zip(source: Path, copy: _Copy) -> None:
     with archive:
         members: list[tuple[PurePosixPath, zipfile.ZipInfo]] = []
         planned = _Budget(copy.budget.limits)  # refused on the declared sizes, before anything is written
+        copy.budget.check_entries(len(archive.infolist()))
         for info in archive.infolist():
             rel = _safe_relative(info.filename)
             if rel.parts and rel.parts[0] not in SKIPPED_NAMES:
@@ -384,18 +401,17 @@ def _decompressed(source: Path) -> io.BufferedIOBase:
 
 
 def _extract_tar(source: Path, copy: _Copy) -> None:
-    limits = copy.budget.limits
-    # Read in order as a stream, never skipped: past the limit plus a few header blocks a file,
-    # it is a bomb, even in entries left out (.git/).
-    bound = limits.max_bytes + limits.max_files * 8192 + _CHUNK
+    # Read in order as a stream, never skipped: inflating past the limit is a bomb, even in
+    # entries left out (.git/).
     with _decompressed(source) as raw:
-        stream = io.BufferedReader(_Bounded(raw, bound), _CHUNK)
+        stream = io.BufferedReader(_Bounded(raw, copy.budget.archive_bytes), _CHUNK)
         try:
             archive = tarfile.open(fileobj=stream, mode="r|")  # noqa: SIM115 (closed by the `with` below)
         except tarfile.TarError as exc:
             raise _refused(_("L'archive tar est illisible : {error}."), error=exc) from exc
         with archive:
-            for member in archive:
+            for count, member in enumerate(archive):
+                copy.budget.check_entries(count)
                 rel = _safe_relative(member.name)
                 if rel.parts and rel.parts[0] not in SKIPPED_NAMES:
                     with _reading(rel):
@@ -559,6 +575,8 @@ def intake(source: Path, dest: Path, limits: IntakeLimits, part_names: Collectio
     copy = _Copy(root, limits)
     name = source.name.lower()
     is_archive = source.is_file() and name.endswith(ARCHIVE_SUFFIXES)
+    if is_archive and source.stat().st_size > copy.budget.archive_bytes:
+        copy.budget.add(source.stat().st_size, files=0)
     try:
         with _reading(source.name):
             if is_archive and name.endswith(".zip"):

@@ -511,3 +511,21 @@ def test_an_empty_git_repository_is_an_empty_submission(tmp_path: Path) -> None:
     subprocess.run([*GIT, "init", "-q", "--bare", str(bare)], check=True)
     with pytest.raises(IntakeError, match=r"vide"):
         intake(bare, tmp_path / "copy", LIMITS)
+
+
+def test_an_archive_of_endless_folders_or_too_heavy_to_hold_the_limit_is_refused(tmp_path: Path) -> None:
+    folders = tmp_path / "folders.tar.gz"
+    with tarfile.open(folders, "w:gz") as archive:
+        for number in range(3000):  # no file at all: folders are kept in memory all the same
+            info = tarfile.TarInfo(f".git/d{number}" if number % 2 else f"d{number}")
+            info.type = tarfile.DIRTYPE
+            archive.addfile(info)
+    with pytest.raises(IntakeError, match=r"plus de 50 fichiers"):
+        intake(folders, tmp_path / "c1", LIMITS)
+    heavy = tmp_path / "heavy.zip"
+    with zipfile.ZipFile(heavy, "w", zipfile.ZIP_STORED) as archive:
+        archive.writestr(
+            ".git/pack", random.randbytes(3 * 1024 * 1024)
+        )  # left out of the copy, heavy all the same
+    with pytest.raises(IntakeError, match=r"dépasse 1 Mo"):
+        intake(heavy, tmp_path / "c2", LIMITS)
