@@ -215,6 +215,8 @@ def namespace_cache_mounts(
     kept byte for byte.
     """
     dockerfile = parse(text, heredocs=False)
+    # Read as recent frontends do, a line may lie in a heredoc: left as written, and refused.
+    heredoc_lines = parse(text, heredocs=True).heredoc_lines
     lines = list(dockerfile.lines)
     refusals: list[CacheMountRefusal] = []
     for step in steps(dockerfile, build_args):
@@ -235,7 +237,7 @@ def namespace_cache_mounts(
                 flags[index] = "--mount=" + with_cache_id(value, f"{cache_namespace(run_id)}-")
         if flags == list(instruction.flags):
             continue
-        reason = _unmarkable(instruction, step.shell)
+        reason = "heredoc" if step.instruction.line in heredoc_lines else _unmarkable(instruction, step.shell)
         if reason:
             refusals.append(CacheMountRefusal(instruction.line, reason, " ".join(step.shell)))
             continue
@@ -286,10 +288,12 @@ def csv_field(text: str) -> str:
 
 
 def quote_flag(flag: str) -> str:
-    """``flag`` written so that BuildKit reads it back as one word, unchanged."""
-    if flag and not re.search(r"""[\s"'\\]""", flag):
+    """``flag`` written so that BuildKit reads it back as one word, unchanged: a flag starts
+    with ``--`` outside quotes, its value may be quoted."""
+    name, equals, value = flag.partition("=")
+    if not re.search(r"""[\s"'\\]""", value):
         return flag
-    return '"' + flag.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    return name + equals + '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
 def rendered(instruction: Instruction, flags: list[str], suffix: str = "") -> str:

@@ -20,7 +20,8 @@ import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 
-_DIRECTIVE = re.compile(r"^#[ \t]*([a-zA-Z][a-zA-Z0-9]*)[ \t]*=[ \t]*(.+?)[ \t]*$")
+#: A parser directive; BuildKit also looks for ``// syntax=`` when it picks the frontend.
+_DIRECTIVE = re.compile(r"^(?:#|//)[ \t]*([a-zA-Z][a-zA-Z0-9]*)[ \t]*=[ \t]*(.+?)[ \t]*$")
 _WHITESPACE = re.compile(r"[\t\v\f\r ]+")
 _HEREDOC = re.compile(r"^(\d*)<<(-?)([^<]*)$")
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
@@ -76,6 +77,7 @@ class Dockerfile:
     directives: Mapping[str, str]  # parser directives (syntax, escape, check), names in lower case
     escape: str
     instructions: tuple[Instruction, ...]
+    heredoc_lines: frozenset[int] = frozenset()  # lines of heredoc bodies (when read), from 1
 
 
 def parse(text: str, *, heredocs: bool) -> Dockerfile:
@@ -86,6 +88,7 @@ def parse(text: str, *, heredocs: bool) -> Dockerfile:
     escape = "\\"
     in_directives = True
     instructions: list[Instruction] = []
+    bodies: set[int] = set()
     index = 0
     while index < len(lines):
         content = _strip_newline(lines[index])
@@ -119,9 +122,10 @@ def parse(text: str, *, heredocs: bool) -> Dockerfile:
                 while index < len(lines):
                     body = _strip_newline(lines[index])
                     index += 1
+                    bodies.add(index)
                     if (body.lstrip("\t") if chomp else body) == terminator:
                         break
-    return Dockerfile(lines, directives, escape, tuple(instructions))
+    return Dockerfile(lines, directives, escape, tuple(instructions), frozenset(bodies))
 
 
 def _physical_lines(text: str) -> Iterator[str]:
