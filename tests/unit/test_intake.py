@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from harness.assignment import IntakeLimits
+from harness.batch import expand_moodle_export
 from harness.errors import InfrastructureError, IntakeError
 from harness.intake import intake, is_submission, submission_name
 
@@ -529,3 +530,18 @@ def test_an_archive_of_endless_folders_or_too_heavy_to_hold_the_limit_is_refused
         )  # left out of the copy, heavy all the same
     with pytest.raises(IntakeError, match=r"dépasse 1 Mo"):
         intake(heavy, tmp_path / "c2", LIMITS)
+
+
+def test_a_moodle_export_moves_no_link_out_of_its_place(tmp_path: Path) -> None:
+    inner = _zip(tmp_path / "inner.zip", {"app/Dockerfile": b"FROM scratch\n"})
+    bob = "Bob Roy_2_assignsubmission_file_"
+    links = {
+        "Eve Ko_1_assignsubmission_file_": bob,
+        "Zoe Li_3_assignsubmission_file_/remise.zip": f"../{bob}/r.zip",
+    }
+    export = _zip(tmp_path / "export.zip", {f"{bob}/r.zip": inner.read_bytes()}, links)
+    sources = expand_moodle_export(export, tmp_path / "out", LIMITS)
+    assert [p.name for p in sources] == ["Bob Roy_2.zip", "Zoe Li_3"], "a linked student folder is left out"
+    assert not any(p.is_symlink() for p in sources)
+    with pytest.raises(IntakeError, match=r"lien symbolique remise.zip sort de la remise"):
+        intake(sources[1], tmp_path / "copy", LIMITS)
