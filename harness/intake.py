@@ -488,24 +488,44 @@ def _check_git_source(source: Path, limits: IntakeLimits) -> None:
         )
 
 
+@contextmanager
+def _git_stream(*args: str) -> Iterator[subprocess.Popen[bytes]]:
+    """A running git command, read as it writes (its output may be huge), ended on leaving."""
+    command = [*_GIT, *args]
+    process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=_git_env())
+    timer = threading.Timer(_GIT_TIMEOUT_S, process.kill)
+    timer.start()
+    try:
+        yield process
+    finally:
+        timer.cancel()
+        process.kill()
+        process.communicate()
+
+
 def _git_tree(clone: Path, limits: IntakeLimits) -> list[tuple[PurePosixPath, str, str, int]]:
     """(path, mode, object, size) of every entry of HEAD's tree, refused over ``limits``."""
     try:
         _git("--git-dir", str(clone), "rev-parse", "--verify", "--quiet", "HEAD^{tree}")
     except IntakeError:
         return []  # no commit yet: an empty submission
-    listing = _git("--git-dir", str(clone), "ls-tree", "-r", "-l", "-z", "--full-tree", "HEAD")
-    entries, planned = [], _Budget(limits)
-    for record in filter(None, listing.split(b"\0")):
-        meta, _tab, name = record.partition(b"\t")
-        mode, kind, oid, length = meta.decode().split()
-        rel = _safe_relative(os.fsdecode(name))
-        size = int(length) if kind == "blob" else 0
-        if mode == _GIT_LINK and size > _MAX_LINK_TARGET:
-            raise _refused(_("Le lien symbolique {link} est invalide : refusé."), link=rel)
-        if rel.parts and rel.parts[0] not in SKIPPED_NAMES:
-            entries.append((rel, mode, oid, size))
-            planned.add(0 if mode == _GIT_LINK else size)
+    entries, planned, pending = [], _Budget(limits), b""
+    with _git_stream("--git-dir", str(clone), "ls-tree", "-r", "-l", "-z", "--full-tree", "HEAD") as listing:
+        assert listing.stdout is not None
+        while chunk := listing.stdout.read(_CHUNK):
+            *records, pending = (pending + chunk).split(b"\0")
+            for record in records:
+                meta, _tab, name = record.partition(b"\t")
+                mode, kind, oid, length = meta.decode().split()
+                rel = _safe_relative(os.fsdecode(name))
+                size = int(length) if kind == "blob" else 0
+                if mode == _GIT_LINK and size > _MAX_LINK_TARGET:
+                    raise _refused(_("Le lien symbolique {link} est invalide : refusé."), link=rel)
+                if rel.parts and rel.parts[0] not in SKIPPED_NAMES:
+                    entries.append((rel, mode, oid, size))
+                    planned.add(0 if mode == _GIT_LINK else size)
+        if listing.wait() != 0 or pending:
+            raise IntakeError(_("Le dépôt git n'a pas pu être lu jusqu'au bout : refusé."))
     return entries
 
 
@@ -516,11 +536,7 @@ def _clone_git(source: Path, clone: Path, copy: _Copy) -> None:
     _check_git_source(source, copy.budget.limits)
     _git("clone", "--quiet", "--bare", "--no-local", "--", str(source.resolve()), str(clone))
     entries = _git_tree(clone, copy.budget.limits)
-    command = [*_GIT, "--git-dir", str(clone), "cat-file", "--batch"]
-    batch = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=_git_env())
-    timer = threading.Timer(_GIT_TIMEOUT_S, batch.kill)
-    timer.start()
-    try:
+    with _git_stream("--git-dir", str(clone), "cat-file", "--batch") as batch:
         assert batch.stdin is not None
         assert batch.stdout is not None
         for rel, mode, oid, size in entries:
@@ -529,8 +545,7 @@ def _clone_git(source: Path, clone: Path, copy: _Copy) -> None:
                 continue
             batch.stdin.write(oid.encode() + b"\n")
             batch.stdin.flush()
-            header = batch.stdout.readline().split()
-            if len(header) != 3 or header[2] != str(size).encode():
+            if batch.stdout.readline().split()[2:] != [str(size).encode()]:
                 raise _refused(
                     _("Le dépôt git n'a pas pu être lu jusqu'au bout ({name}) : refusé."), name=rel
                 )
@@ -541,10 +556,6 @@ def _clone_git(source: Path, clone: Path, copy: _Copy) -> None:
                 else:
                     copy.file(rel, _Exact(blob, size), size, 0o755 if mode == "100755" else 0o644)
             blob.read(1)
-    finally:
-        timer.cancel()
-        batch.kill()
-        batch.communicate()
 
 
 class _Exact:
