@@ -98,14 +98,13 @@ def prepare_builds(model: dict[str, Any], root: Path, run_id: str, workdir: Path
         args[CACHE_NAMESPACE_ARG] = cache_namespace(run_id)
         inline = build.get("dockerfile_inline")
         if isinstance(inline, str):
-            build["dockerfile_inline"] = _prepared(inline, args, run_id, where, "dockerfile_inline")
+            build["dockerfile_inline"] = _prepared(inline, args, run_id, _Source(where, ""))
             continue
         path = Path(str(build.get("context") or ".")) / str(build.get("dockerfile") or "Dockerfile")
         if not path.is_file():
             continue  # Compose says so in its own words when it builds
         text = path.read_bytes().decode("utf-8", "surrogateescape")
-        shown = _shown(path, root)
-        prepared = _prepared(text, args, run_id, shown, shown)
+        prepared = _prepared(text, args, run_id, _Source(where, _shown(path, root)))
         if prepared != text:
             copy = workdir / "dockerfiles" / f"{model.get('name', 'project')}-{name}" / path.name
             copy.parent.mkdir(parents=True, exist_ok=True)
@@ -123,33 +122,47 @@ def _shown(path: Path, root: Path) -> str:
         return path.name
 
 
-def _prepared(text: str, args: Mapping[str, Any], run_id: str, where: str, location: str) -> str:
+@dataclass(frozen=True)
+class _Source:
+    """Where a Dockerfile comes from: a file of the submission, or a service's dockerfile_inline."""
+
+    service: str  # "service « web »"
+    file: str  # relative to the submission; "" for dockerfile_inline
+
+    def at(self, line: int | None = None) -> tuple[str, tuple[str, ...]]:
+        """How a message names the place, and the locations of the error."""
+        if not self.file:
+            where = _("{service}, dockerfile_inline").format(service=self.service)
+            return (where if line is None else _("{where}, ligne {line}").format(where=where, line=line)), ()
+        place = self.file if line is None else f"{self.file}:{line}"
+        return place, (place,)
+
+
+def _prepared(text: str, args: Mapping[str, Any], run_id: str, source: _Source) -> str:
     """The Dockerfile ``text`` once checked, with its cache mounts namespaced and marked."""
     build_args = {key: None if value is None else str(value) for key, value in args.items()}
     build_args.pop(CACHE_NAMESPACE_ARG, None)
     for heredocs in (False, True):  # whichever frontend reads it: see harness.dockerfile
         dockerfile = parse(text, heredocs=heredocs)
         if "syntax" in dockerfile.directives:
-            _check_frontend(dockerfile.directives["syntax"], where, (location,))
+            _check_frontend(dockerfile.directives["syntax"], *source.at())
         for reference in image_references(dockerfile, build_args):
-            here = f"{where}:{reference.line}"
+            where, locations = source.at(reference.line)
             if not reference.image:
                 raise PolicyViolation(
                     _(
                         "{where} : le nom d'image « {text} » dépend de la variable {name}, qui n'a pas de "
                         "valeur : le correcteur ne peut pas savoir quelle image serait tirée. Donnez-lui une "
                         "valeur par défaut (ARG {name}=...)."
-                    ).format(where=here, text=reference.written, name=reference.missing or "?"),
-                    locations=(f"{location}:{reference.line}",),
+                    ).format(where=where, text=reference.written, name=reference.missing),
+                    locations=locations,
                 )
             if not pull_allowed(reference.image):
-                raise _refused_image(here, reference.image, (f"{location}:{reference.line}",))
+                raise _refused_image(where, reference.image, locations)
     rewritten, refusals = namespace_cache_mounts(text, run_id, build_args)
     if refusals:
-        refusal = refusals[0]
-        raise PolicyViolation(
-            _refusal_text(refusal, f"{where}:{refusal.line}"), locations=(f"{location}:{refusal.line}",)
-        )
+        where, locations = source.at(refusals[0].line)
+        raise PolicyViolation(_refusal_text(refusals[0], where), locations=locations)
     return rewritten
 
 
@@ -158,8 +171,8 @@ def _check_frontend(image: str, where: str, locations: tuple[str, ...]) -> None:
     if name not in OFFICIAL_FRONTENDS or registry_host(image.strip()) != "docker.io":
         raise PolicyViolation(
             _(
-                "{where} : « syntax={image} » ferait lire le Dockerfile par un autre programme (frontend) "
-                "que celui de Docker ; seul docker/dockerfile est permis : retirez cette ligne ou nommez-le."
+                "{where} : « syntax={image} » ferait lire le Dockerfile par un autre programme (un frontend) "
+                "que celui de Docker ; seul docker/dockerfile est permis : retirez cette ligne."
             ).format(where=where, image=image),
             locations=locations,
         )
@@ -168,8 +181,8 @@ def _check_frontend(image: str, where: str, locations: tuple[str, ...]) -> None:
 def _refused_image(where: str, image: str, locations: tuple[str, ...] = ()) -> PolicyViolation:
     return PolicyViolation(
         _(
-            "{where} : l'image « {image} » viendrait du registre {registry}, que le correcteur n'autorise pas "
-            "(registres permis : {allowed}) ; prenez une image de Docker Hub."
+            "{where} : l'image « {image} » viendrait du registre {registry}, que le correcteur n'autorise pas ; "
+            "prenez-la d'un registre permis : {allowed}."
         ).format(where=where, image=image, registry=registry_host(image), allowed=allowed_registries_text()),
         locations=locations,
     )

@@ -438,6 +438,10 @@ def image_references(
                 continue
             if image.lower() in step.stages or image.isdigit() or image == "scratch":
                 continue
+            if not image:  # every variable had a value, and together they name nothing
+                names = re.findall(r"\$\{?([A-Za-z_][A-Za-z0-9_]*)", text)
+                yield ImageReference(instruction.line, text, "", ", ".join(names) or text)
+                continue
             yield ImageReference(instruction.line, text, image)
 
 

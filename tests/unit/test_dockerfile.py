@@ -161,6 +161,7 @@ def test_build_args_override_only_declared_args_and_stage_args_have_their_own_sc
     assert _images("FROM $BASE\n", {"BASE": "alpine"}) == ["?BASE"], "an ARG must be declared to take a value"
     assert _images("ARG BASE\nFROM ${BASE}\n") == ["?BASE"]
     assert _images("FROM golang:1.19-$TARGETOS\n") == ["golang:1.19-linux"]
+    assert _images("ARG BASE=\nFROM ${BASE}\n") == ["?BASE"], "an empty name names nothing"
 
 
 @pytest.mark.parametrize(
@@ -366,6 +367,20 @@ def test_prepare_builds_accepts_what_the_course_writes(tmp_path: Path) -> None:
     )
     model, root = _project(tmp_path, text, args={"GO": "1.21"})
     prepare_builds(model, root, RUN, tmp_path / "work")
+
+
+def test_an_inline_dockerfile_is_named_by_its_service_in_a_refusal(tmp_path: Path) -> None:
+    model = {
+        "services": {
+            "web": {"build": {"context": str(tmp_path), "dockerfile_inline": "FROM a\nFROM b.example/x\n"}}
+        }
+    }
+    with pytest.raises(PolicyViolation) as refused:
+        prepare_builds(model, tmp_path, RUN, tmp_path)
+    assert refused.value.message.startswith(
+        "service « web », dockerfile_inline, ligne 2 : l'image « b.example/x »"
+    )
+    assert refused.value.locations == ()
 
 
 def test_prepare_builds_refuses_a_service_image_from_another_registry(tmp_path: Path) -> None:
