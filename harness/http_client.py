@@ -133,12 +133,16 @@ def check_json_depth(text: str, limit: int = MAX_JSON_DEPTH) -> None:
 
 
 class _Watchdog:
-    """Shuts a connection's socket down at the deadline: a read blocked on a slow server
-    returns at once, whatever the server still trickles."""
+    """Shuts a socket down at the deadline: a read blocked on a slow server returns at once,
+    whatever the server still trickles.
 
-    def __init__(self, connection: http.client.HTTPConnection, seconds: float) -> None:
+    It holds the socket itself: once the headers are in, ``http.client`` hands the socket over to
+    the response and the connection forgets it.
+    """
+
+    def __init__(self, sock: socket.socket, seconds: float) -> None:
         self.fired = False
-        self._connection = connection
+        self._sock = sock
         self._lock = threading.Lock()
         self._timer = threading.Timer(max(0.0, seconds), self._fire)
         self._timer.daemon = True
@@ -147,10 +151,8 @@ class _Watchdog:
     def _fire(self) -> None:
         with self._lock:
             self.fired = True
-            sock = self._connection.sock
-            if sock is not None:
-                with contextlib.suppress(OSError):  # already closed: nothing left to stop
-                    sock.shutdown(socket.SHUT_RDWR)
+            with contextlib.suppress(OSError):  # already closed: nothing left to stop
+                self._sock.shutdown(socket.SHUT_RDWR)
 
     def stop(self) -> None:
         """Never fire after this returns (so the socket can be closed safely)."""
@@ -224,20 +226,27 @@ def _exchange(
     limit: int,
 ) -> HttpResponse:
     connection = http.client.HTTPConnection(LOOPBACK, port, timeout=_remaining(deadline))
-    watchdog = _Watchdog(connection, _remaining(deadline))
+    response: http.client.HTTPResponse | None = None
+    watchdog: _Watchdog | None = None
     try:
         try:
+            connection.connect()  # bounded by the socket timeout: the watchdog needs the socket
+            assert connection.sock is not None
+            watchdog = _Watchdog(connection.sock, _remaining(deadline))
             connection.request(method, path, body=body, headers=dict(headers))
             response = connection.getresponse()
             raw = _read_body(response, limit, deadline) if read_body else b""
         except (OSError, http.client.HTTPException) as exc:
-            if watchdog.fired or isinstance(exc, TimeoutError):
+            if (watchdog is not None and watchdog.fired) or isinstance(exc, TimeoutError):
                 raise HttpTimeout("deadline passed") from exc
             raise HttpUnreachable(type(exc).__name__) from exc
         if watchdog.fired:  # the shutdown can read as a clean end of the body
             raise HttpTimeout("deadline passed")
     finally:
-        watchdog.stop()
+        if watchdog is not None:
+            watchdog.stop()
+        if response is not None:
+            response.close()
         connection.close()
     answer = Headers(response.getheaders())
     if read_body:

@@ -81,10 +81,11 @@ def _answer(status: str, body: bytes, *headers: str) -> Handler:
     return handler
 
 
-def _drip(payload: bytes, every: float = 0.2) -> Handler:
-    """One byte at a time, for as long as the client listens."""
+def _drip(payload: bytes, every: float = 0.2, at_once: bytes = b"") -> Handler:
+    """``at_once`` right away, then ``payload`` one byte at a time, for as long as the client listens."""
 
     def handler(connection: socket.socket, _request: bytes) -> None:
+        connection.sendall(at_once)
         for byte in payload:
             connection.sendall(bytes([byte]))
             time.sleep(every)
@@ -103,14 +104,18 @@ def test_a_plain_answer_comes_back_with_its_status_body_and_headers(serve: Any) 
 
 
 @pytest.mark.parametrize(
-    "payload",
+    ("at_once", "payload"),
     [
-        b"HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n" + b"x" * 1000,  # headers in time, body dripping
-        b"HTTP/1.1 200 OK\r\n" + b"X-Slow: y\r\n" * 1000,  # headers themselves dripping
+        (b"", b"HTTP/1.1 200 OK\r\n" + b"X-Slow: y\r\n" * 1000),  # the headers drip
+        (b"HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n", b"x" * 1000),  # headers at once, body drips
+        (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n", b"1\r\nx\r\n" * 1000),
+        (b"HTTP/1.0 200 OK\r\n\r\n", b"x" * 1000),  # a body that ends when the server closes
     ],
 )
-def test_a_server_answering_one_byte_at_a_time_is_cut_at_the_deadline(serve: Any, payload: bytes) -> None:
-    server = serve(_drip(payload, every=0.05))
+def test_a_server_answering_one_byte_at_a_time_is_cut_at_the_deadline(
+    serve: Any, at_once: bytes, payload: bytes
+) -> None:
+    server = serve(_drip(payload, every=0.05, at_once=at_once))
     started = time.monotonic()
     with pytest.raises(HttpTimeout):
         request("GET", server.port, timeout=1.0)
