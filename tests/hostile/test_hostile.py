@@ -13,11 +13,13 @@ from __future__ import annotations
 import importlib
 import json
 import os
+import re
 import shutil
 import subprocess
 import threading
 import zipfile
 from pathlib import Path
+from xml.etree import ElementTree as ET
 
 import pytest
 import yaml
@@ -34,6 +36,8 @@ PWNED = Path("/tmp/grader-hostile-pwned")
 LOG_LIMIT = 3 * 1024 * 1024  # the sandbox caps container logs at 1 MiB; json framing adds a little
 #: No process of the grader's (the CLI, grading processes, Compose, git) may grow past this.
 RSS_LIMIT = 1024**3
+#: What the batch printed (stdout and stderr), beside its output folder.
+TERMINAL = "terminal.txt"
 
 
 def _make_generated_cases(root: Path) -> None:
@@ -159,6 +163,7 @@ def graded(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, in
             watcher.join()
         if grader.poll() is None:
             grader.kill()
+    (root / TERMINAL).write_text(stdout + stderr, encoding="utf-8")
     assert grader.returncode == 0, stdout + stderr
     assert (root / "out" / "gradebook.csv").is_file(), "the batch that holds every case ends with a gradebook"
     return root / "out", largest
@@ -229,3 +234,33 @@ def test_nothing_labelled_remains_after_the_batch(
 
 def test_the_batch_left_the_repository_untouched(graded: tuple[Path, dict[str, int]]) -> None:
     assert (ROOT / "harness" / "plugin.py").is_file()
+
+
+#: A submission's control characters, had they reached an output raw: C0 but tab and newline, DEL,
+#: C1, bidi controls and the Unicode line separators.
+RAW_CONTROL = re.compile(
+    "[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]"
+)
+#: pytest's own log of each grading, written by the grading process itself (not an export).
+PYTEST_LOG = "grading.log"
+
+
+def test_no_output_of_the_batch_holds_a_raw_control_character(graded: tuple[Path, dict[str, int]]) -> None:
+    out, _ = graded
+    checked: set[str] = set()
+    for path in sorted(out.rglob("*")):
+        if not path.is_file() or path.suffix == ".png" or path.name == PYTEST_LOG:
+            continue
+        found = RAW_CONTROL.search(path.read_text(encoding="utf-8"))
+        assert found is None, f"{path.relative_to(out)!r} holds {found.group()!r}" if found else ""
+        checked.add(path.name)
+    exports = {"feedback.md", "result.json", "gradebook.csv", "junit.xml", "report.html", "summary.json"}
+    assert exports <= checked, checked
+    ET.parse(out / "junit.xml")  # still valid XML
+    shown = (out / "output-escapes" / "feedback.md").read_text(encoding="utf-8")
+    assert "\\x1b[2J\\x1b[H" in shown, "the escape sequences are shown, escaped"
+    assert "\\u202e" in shown
+    terminal = (out.parent / TERMINAL).read_text(encoding="utf-8")
+    assert RAW_CONTROL.search(terminal) is None, "the terminal got a raw control character"
+    assert "output-name-\\x1b[2J" in terminal, "a hostile name is printed escaped"
+    assert not any(line.lstrip().startswith("::") or "##[" in line for line in terminal.splitlines())
