@@ -235,7 +235,7 @@ RESOLVED_AWAY = frozenset(
 def _walk(
     level: str, obj: dict[str, Any], where: str, path: str, root: Path, *, values: bool
 ) -> Iterator[Refusal]:
-    """Every refusal in ``obj``, an object of ``level``; ``values`` also checks the checked keys' values."""
+    """Every refusal in ``obj``, an object of ``level``; without ``values``, only unknown keys."""
     keys = LEVELS[level]
     for name, value in obj.items():
         if isinstance(name, str) and name.startswith("x-"):
@@ -252,7 +252,8 @@ def _walk(
             )
             continue
         if key.decision == "refused":
-            yield _refused(place, key.rule)
+            if values:
+                yield _refused(place, key.rule)
             continue
         if value is None:
             continue
@@ -292,7 +293,13 @@ def violations(model: dict[str, Any], root: Path) -> Iterator[Refusal]:
 
 
 def raw_violations(document: dict[str, Any], origin: str, root: Path) -> Iterator[Refusal]:
-    """Unknown and refused keys of one raw Compose file (``origin``), before Compose reads it."""
+    """Keys of one raw Compose file (``origin``) the grader does not know, before Compose reads it.
+
+    A known key Compose could read a file through is proven by :mod:`harness.compose_files`;
+    an unknown one might be such a key. Refused keys wait for the resolved model
+    (:func:`enforce`, before the build): ``config`` runs nothing, and a check that only reads
+    the file (is it valid Compose?) still may.
+    """
     for rule, sentence in _walk("top", document, _("le fichier Compose"), "", root, values=False):
         yield rule, f"{origin} › {sentence}"
 

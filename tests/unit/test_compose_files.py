@@ -115,14 +115,20 @@ def test_a_dotenv_beside_any_project_must_be_a_file_of_the_submission(tmp_path: 
     assert "« .env:" in _refusal(compose_file, root)
 
 
-def test_a_key_of_an_included_file_is_gated_before_config_reads_it(tmp_path: Path) -> None:
+def test_an_unknown_key_of_an_included_file_is_refused_before_config_reads_it(tmp_path: Path) -> None:
     compose_file, root = _part(
         tmp_path,
         "include:\n  - sub/inc.yaml\nservices:\n  web:\n    image: x\n",
-        **{"sub__inc.yaml": "services:\n  helper:\n    image: y\n    provider: {type: ./pwn.sh}\n"},
+        **{"sub__inc.yaml": "services:\n  helper:\n    image: y\n    env_from_host: /etc/passwd\n"},
     )
     details = _refusal(compose_file, root)
-    assert "etudiants/sub/inc.yaml › service « helper » : « provider » est interdit" in details
+    assert "etudiants/sub/inc.yaml › service « helper » : la clé « env_from_host » est inconnue" in details
+
+
+def test_a_refused_key_waits_for_the_resolved_model(tmp_path: Path) -> None:
+    """``config`` runs nothing: a check that only reads the file still can (is it valid Compose?)."""
+    compose_file, root = _part(tmp_path, "services:\n  db:\n    image: y\n    privileged: true\n")
+    enforce_file_references(compose_file, root)
 
 
 def test_every_document_of_a_file_is_gated(tmp_path: Path) -> None:
