@@ -199,7 +199,7 @@ def decode_body(body: bytes, content_encoding: str, limit: int = MAX_BODY) -> by
     codings = [c.strip().lower() for c in content_encoding.split(",") if c.strip()]
     codings = [c for c in codings if c != "identity"]
     if len(codings) > MAX_CODINGS:
-        raise HttpTooLarge(limit)
+        raise HttpUnreachable(f"{len(codings)} content codings stacked")
     for coding in reversed(codings):
         if coding in ("gzip", "x-gzip"):
             wbits = 16 + zlib.MAX_WBITS
