@@ -127,8 +127,13 @@ for row in "${rows[@]}"; do
       continue
     fi
     log "$tag: rebuilding the offline stand-in"
+    previous=$(docker image inspect -f '{{.Id}}' "$tag")
     build "$tag" "$folder" "$options"
     built=1
+    # The replaced stand-in, now untagged; kept when a container still uses it.
+    if [ "$(docker image inspect -f '{{.Id}}' "$tag")" != "$previous" ]; then
+      docker rmi "$previous" >/dev/null 2>&1 || true
+    fi
     continue
   fi
   if pull_error=$(timeout "$pull_timeout" docker pull -q "$tag" 2>&1 >/dev/null); then

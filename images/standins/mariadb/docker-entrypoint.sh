@@ -40,20 +40,23 @@ file_env() {
 	unset "$file_var"
 }
 
-# setting NAME [MYSQL_NAME]: the value of MYSQL_NAME for the mysql flavour; for mariadb the value
-# of MARIADB_NAME, or of MYSQL_NAME (the older spelling the official image still accepts).
+# setting RESULT NAME [MYSQL_NAME]: sets RESULT to MYSQL_NAME for the mysql flavour; for mariadb
+# to MARIADB_NAME, or else MYSQL_NAME (the older spelling the official image still accepts).
+# Both variables stay exported with their values, so that init scripts can use them.
 setting() {
-	local name=$1 mysql_name=${2:-MYSQL_$1}
+	local result=$1 name=$2 mysql_name=${3:-MYSQL_$2}
 	file_env "$mysql_name"
+	local value=${!mysql_name}
 	if [ "$flavor" = mariadb ]; then
-		file_env "MARIADB_$name"
-		local mariadb_var="MARIADB_$name"
-		if [ -n "${!mariadb_var}" ]; then
-			printf '%s' "${!mariadb_var}"
-			return
+		local mariadb_name="MARIADB_$name"
+		file_env "$mariadb_name"
+		if [ -n "${!mariadb_name}" ]; then
+			value=${!mariadb_name}
+		else
+			printf -v "$mariadb_name" '%s' "$value"
 		fi
 	fi
-	printf '%s' "${!mysql_name}"
+	printf -v "$result" '%s' "$value"
 }
 
 want_help() {
@@ -326,23 +329,22 @@ main() {
 	fi
 
 	if [ ! -d "$DATADIR/mysql" ]; then
-		ROOT_PASSWORD=$(setting ROOT_PASSWORD)
-		ROOT_HOST=$(setting ROOT_HOST)
+		setting ROOT_PASSWORD ROOT_PASSWORD
+		setting ROOT_HOST ROOT_HOST
 		ROOT_HOST=${ROOT_HOST:-%}
-		DATABASE=$(setting DATABASE)
-		USER_NAME=$(setting USER)
-		USER_PASSWORD=$(setting PASSWORD)
-		RANDOM_ROOT=$(setting RANDOM_ROOT_PASSWORD)
-		SKIP_TZINFO=$(setting INITDB_SKIP_TZINFO)
-		ONETIME=$(setting ONETIME_PASSWORD)
+		setting DATABASE DATABASE
+		setting USER_NAME USER
+		setting USER_PASSWORD PASSWORD
+		setting RANDOM_ROOT RANDOM_ROOT_PASSWORD
+		setting SKIP_TZINFO INITDB_SKIP_TZINFO
+		setting ONETIME ONETIME_PASSWORD
+		ALLOW_EMPTY='' ROOT_PASSWORD_HASH='' USER_PASSWORD_HASH=''
 		if [ "$flavor" = mariadb ]; then
-			ALLOW_EMPTY=$(setting ALLOW_EMPTY_ROOT_PASSWORD MYSQL_ALLOW_EMPTY_PASSWORD)
-			ROOT_PASSWORD_HASH=$(setting ROOT_PASSWORD_HASH)
-			USER_PASSWORD_HASH=$(setting PASSWORD_HASH)
+			setting ALLOW_EMPTY ALLOW_EMPTY_ROOT_PASSWORD MYSQL_ALLOW_EMPTY_PASSWORD
+			setting ROOT_PASSWORD_HASH ROOT_PASSWORD_HASH
+			setting USER_PASSWORD_HASH PASSWORD_HASH
 		else
-			ALLOW_EMPTY=$(setting ALLOW_EMPTY_PASSWORD)
-			ROOT_PASSWORD_HASH=
-			USER_PASSWORD_HASH=
+			setting ALLOW_EMPTY ALLOW_EMPTY_PASSWORD
 		fi
 		verify_minimum_env
 
@@ -357,7 +359,8 @@ main() {
 		fi
 		mysql_note "Stopping the temporary server"
 		temp_server_stop
-		unset ROOT_PASSWORD USER_PASSWORD
+		# Read from secret files, they need not live on in the server's environment.
+		unset ROOT_PASSWORD USER_PASSWORD MYSQL_ROOT_PASSWORD MYSQL_PASSWORD MARIADB_ROOT_PASSWORD MARIADB_PASSWORD
 		echo
 		mysql_note "$product init process done. Ready for start up."
 		echo
