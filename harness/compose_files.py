@@ -144,7 +144,10 @@ class _Reader:
         self.seen: set[Path] = set()
 
     def inside(self, path: Path) -> bool:
-        return Path(os.path.realpath(path)).is_relative_to(self.root)
+        try:
+            return Path(os.path.realpath(path)).is_relative_to(self.root)
+        except (OSError, ValueError):  # a NUL byte, a name too long: not a file Compose could read either
+            return False
 
     def refuse(self, where: str, value: str, sentence: str) -> None:
         self.sources.refusals.append((RULE, sentence.format(where=where, path=value)))
@@ -178,10 +181,13 @@ class _Reader:
             ))  # fmt: skip
             return None
         found = next((c for c in candidates if os.path.lexists(c)), candidates[0])
-        if folder or not os.path.lexists(found):
-            return found
-        info = found.stat()
-        if not stat.S_ISREG(info.st_mode):
+        try:
+            if folder or not os.path.lexists(found):
+                return found
+            info = found.stat()
+        except OSError:
+            info = None
+        if info is None or not stat.S_ISREG(info.st_mode):
             self.refuse(where, value, _(
                 "« {where}: {path} » n'est pas un fichier ordinaire : remplacez-le par un fichier."
             ))  # fmt: skip

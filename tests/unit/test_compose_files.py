@@ -61,6 +61,7 @@ def _refusal(compose_file: Path, root: Path) -> str:
             "services:\n  a:\n    extends:\n      file: oci://registry.example/base\n      service: b\n",
             "source distante",
         ),
+        ('services:\n  a:\n    image: x\n    env_file: "a\\0b"\n', "hors de la remise"),
     ],
 )
 def test_files_pulled_in_from_outside_are_refused_before_config_reads_them(
