@@ -24,6 +24,7 @@ from rich.console import Console
 from harness import __version__, cgroups
 from harness.assignment import Assignment, find_assignment, load_assignment
 from harness.batch import discover, merge, parse_shard, shard
+from harness.buildcache import build_cache_runs, remove_build_caches
 from harness.compose_cli import ComposeCLI
 from harness.console import BatchDisplay, for_terminal, make_console, print_check, print_kept, say
 from harness.docker_api import DockerAPI, Leftovers
@@ -356,6 +357,10 @@ def cmd_clean(args: argparse.Namespace, docker: DockerAPI) -> int:
             getattr(removed, kind).extend(getattr(found, kind))
     for cgroup in cgroups.orphaned_cgroups():  # after the sweep: a cgroup holding containers stays
         cgroup.remove()
+    # Build cache records carry no label: a run that left only those is judged by its run id.
+    for run in build_cache_runs(docker):
+        if run not in live or args.all:
+            remove_build_caches(docker, run)
     print(
         _("Supprimés : {c} conteneurs, {n} réseaux, {v} volumes, {i} images.").format(
             c=len(removed.containers), n=len(removed.networks), v=len(removed.volumes), i=len(removed.images)

@@ -24,7 +24,6 @@ from __future__ import annotations
 import posixpath
 import re
 import shutil
-import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -42,7 +41,7 @@ from .dockerfile import (
     registry_host,
     steps,
 )
-from .errors import InfrastructureError, PolicyViolation
+from .errors import PolicyViolation
 from .i18n import _
 
 if TYPE_CHECKING:
@@ -320,19 +319,8 @@ def rendered(instruction: Instruction, flags: list[str], suffix: str = "") -> st
 
 
 def _cache_records(docker: DockerAPI) -> list[dict[str, Any]]:
-    """The engine's cache-mount records (``GET /system/df``), retried while another listing runs."""
-    from .docker_api import _translated  # the one place SDK errors become the grader's
-
-    for attempt in range(5):
-        try:
-            with _translated():
-                usage = docker.client.api.df()
-            break
-        except InfrastructureError as exc:
-            if "already running" not in str(exc) or attempt == 4:
-                raise
-            time.sleep(0.5 * (attempt + 1))
-    return [r for r in usage.get("BuildCache") or [] if r.get("Type") == _CACHE_RECORD]
+    """The engine's cache-mount records."""
+    return [r for r in docker.build_cache_records() if r.get("Type") == _CACHE_RECORD]
 
 
 def build_cache_runs(docker: DockerAPI) -> dict[str, list[str]]:
@@ -350,14 +338,8 @@ def remove_build_caches(docker: DockerAPI, run_id: str) -> list[str]:
 
     A record still in use (a build of that grading still running) is left to the next call.
     """
-    from .docker_api import _translated
-
     removed: list[str] = []
     for record_id in build_cache_runs(docker).get(run_id, []):
-        if not re.fullmatch(r"[0-9a-z]+", record_id):
-            continue
-        with _translated():
-            # The id filter is a regular expression in Docker 20.10: anchored, it names one record.
-            answer = docker.client.api.prune_builds(filters={"id": [f"^{record_id}$"]})
-        removed += [str(found) for found in (answer or {}).get("CachesDeleted") or []]
+        if re.fullmatch(r"[0-9a-z]+", record_id):
+            removed += docker.remove_build_cache_record(record_id)
     return removed

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import os
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -190,6 +191,26 @@ class DockerAPI:
             if upper:
                 layers.append((container_id, service, str(labels.get(PROJECT_LABEL, "")), str(upper)))
         return sorted(layers)
+
+    @_boundary
+    def build_cache_records(self) -> list[dict[str, Any]]:
+        """The build cache's records (``GET /system/df``), asked again while another listing runs."""
+        for attempt in range(5):
+            try:
+                usage = self.client.api.df()
+                break
+            except docker.errors.APIError as exc:
+                if "already running" not in str(exc) or attempt == 4:
+                    raise
+                time.sleep(0.5 * (attempt + 1))
+        return list(usage.get("BuildCache") or [])
+
+    @_boundary
+    def remove_build_cache_record(self, record_id: str) -> list[str]:
+        """Remove one build cache record; return the ids removed. The id filter is a regular
+        expression on Docker 20.10: anchored, it names that record and no other."""
+        answer = self.client.api.prune_builds(filters={"id": [f"^{record_id}$"]})
+        return [str(found) for found in (answer or {}).get("CachesDeleted") or []]
 
     @_boundary
     def stop_now(self, name: str) -> None:

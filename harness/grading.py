@@ -11,6 +11,7 @@ from typing import Any
 
 from . import cgroups, layers
 from .assignment import Assignment
+from .buildcache import remove_build_caches
 from .compose import ComposeProject, find_compose_file, normalize
 from .compose_cli import ComposeCLI
 from .docker_api import DockerAPI, ExecResult
@@ -282,3 +283,4 @@ class Grading:
             self.docker.sweep(self.run_id)
             for volume in sorted(set().union(*(p.anonymous_volumes for p in projects))):
                 self.docker.remove_volume(volume)
+            remove_build_caches(self.docker, self.run_id)

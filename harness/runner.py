@@ -25,6 +25,7 @@ from pathlib import Path
 
 from . import __version__
 from .assignment import Assignment, checks_root
+from .buildcache import remove_build_caches
 from .docker_api import DockerAPI
 from .errors import GraderError, IntakeError
 from .fingerprint import assignment_hash, result_key
@@ -270,6 +271,7 @@ class Runner:
             if not (self.options.keep and not timed_out and not self._stopping.is_set()):
                 with contextlib.suppress(GraderError):
                     self.docker.sweep(run_id)
+                    remove_build_caches(self.docker, run_id)
         if result_path.is_file() and not timed_out:
             return SubmissionResult.read(result_path)
         if timed_out:

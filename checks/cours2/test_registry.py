@@ -2,27 +2,12 @@
 
 from __future__ import annotations
 
-import os
-
 import pytest
 
 from harness import _, check
+from harness.dockerfile import registry_host, registry_listed
 from harness.errors import InfrastructureError
 from harness.grading import Grading
-
-#: Registries the grader may pull from (host or host:port, comma-separated). Loopback by default,
-#: so that grading never reaches out anywhere unless the instructor allows it.
-ALLOWED = os.environ.get("GRADER_REGISTRY_HOSTS", "127.0.0.1,localhost")
-
-
-def _registry_host(image: str) -> str:
-    first = image.split("/", 1)[0]
-    return first if "/" in image and ("." in first or ":" in first or first == "localhost") else "docker.io"
-
-
-def _allowed(host: str) -> bool:
-    allowed = [h.strip() for h in ALLOWED.split(",") if h.strip()]
-    return any(host == h or host.split(":", 1)[0] == h for h in allowed)
 
 
 @check("registry.image_pullable")
@@ -31,8 +16,8 @@ def test_named_image_pulls_and_serves_the_site(grading: Grading) -> None:
     if not image_file.is_file():
         pytest.skip(_("Pas de fichier IMAGE : rien à tirer d'un registre."))
     image = grading.read_bytes(image_file).decode("utf-8", "replace").strip().splitlines()[0].strip()
-    host = _registry_host(image)
-    if not _allowed(host):
+    host = registry_host(image)
+    if not registry_listed(host):
         pytest.skip(_("Le registre {host} n'est pas accessible depuis ce correcteur.").format(host=host))
     already_here = grading.docker.image_attrs(image) is not None
     try:

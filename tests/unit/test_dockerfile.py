@@ -16,6 +16,7 @@ from harness.buildcache import (
     prepare_builds,
     remove_build_caches,
 )
+from harness.docker_api import DockerAPI
 from harness.dockerfile import (
     Unresolved,
     expand,
@@ -409,11 +410,6 @@ class _FakeAPI:
         return {"CachesDeleted": gone}
 
 
-class _FakeDocker:
-    def __init__(self, api: _FakeAPI) -> None:
-        self.client = type("Client", (), {"api": api})()
-
-
 def test_remove_build_caches_removes_the_runs_cache_records_by_id_and_nothing_else() -> None:
     def record(record_id: str, description: str, kind: str = "exec.cachemount") -> dict[str, Any]:
         return {"ID": record_id, "Type": kind, "Description": description}
@@ -428,7 +424,7 @@ def test_remove_build_caches_removes_the_runs_cache_records_by_id_and_nothing_el
             record("u1", "cached mount /c from exec /bin/sh -c make"),
         ]
     )
-    docker: Any = _FakeDocker(api)
+    docker = DockerAPI(type("Client", (), {"api": api})())  # the engine's API stood in for
     assert build_cache_runs(docker) == {"abc123": ["a1", "a2"], "other": ["b1"]}
     assert sorted(remove_build_caches(docker, RUN)) == ["a1", "a2"]
     assert api.prune_filters == [{"id": ["^a1$"]}, {"id": ["^a2$"]}]

@@ -24,6 +24,9 @@ class FakeDocker:
         self.swept.append(run_id)
         return Leftovers([], [], [], [])
 
+    def build_cache_records(self) -> list[dict[str, str]]:
+        return []
+
 
 @pytest.fixture
 def hostile_submission(tmp_path: Path) -> Path:
