@@ -33,7 +33,7 @@ from .i18n import _
 from .intake import intake, submission_name
 from .ownership import OWNER_ENV, current_owner
 from .processes import POSIX_GROUPS, stop_group
-from .results import CheckResult, CheckStatus, SubmissionResult
+from .results import CheckResult, CheckStatus, SubmissionResult, inert
 
 GRADING_INI = Path(__file__).parent / "grading.ini"
 _SCRUBBED_ENV = ("PYTEST_ADDOPTS", "PYTEST_PLUGINS", "PYTHONPATH", "PYTHONSTARTUP", "COMPOSE_FILE")
@@ -267,6 +267,7 @@ class Runner:
         finally:
             with self._lock:
                 self._live.pop(run_id, None)
+            _make_inert(log_path)
             # When the daemon is gone, `grader clean` sweeps later and the result says error.
             if not (self.options.keep and not timed_out and not self._stopping.is_set()):
                 with contextlib.suppress(GraderError):
@@ -365,6 +366,15 @@ class _Progress:
                     self.on_start(str(event["id"]))
             elif self.on_check is not None:
                 self.on_check(CheckResult.from_dict(event))
+
+
+def _make_inert(log_path: Path) -> None:
+    """Escape the control characters of a grading's log: it holds what the submission printed."""
+    with contextlib.suppress(OSError):
+        text = log_path.read_bytes().decode("utf-8", "replace")
+        tmp = log_path.with_name(log_path.name + ".tmp")
+        tmp.write_text(inert(text), encoding="utf-8")
+        tmp.replace(log_path)
 
 
 def _read_result(path: Path) -> SubmissionResult | None:
