@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from .assignment import Limits
+from .buildcache import prepare_builds
 from .compose_cli import CommandResult, ComposeCLI
 from .docker_api import ContainerState, DockerAPI
 from .errors import (
@@ -97,6 +98,7 @@ def normalize(
         ["-f", str(compose_file), "-p", project, "config", "--format", "json"],
         timeout=timeout,
         cwd=compose_file.parent,
+        bare_env=True,
     )
     if result.timed_out:
         raise GraderTimeout(f"docker compose config did not finish within {timeout:.0f} s.")
@@ -149,7 +151,12 @@ class ComposeProject:
         #: Policy rules the assignment relaxes.
         self.policy_allow = policy_allow
         self.model = namespace(
-            source_model, project=name, run_id=run_id, limits=limits, cgroup_parent=cgroup_parent
+            source_model,
+            project=name,
+            run_id=run_id,
+            limits=limits,
+            cgroup_parent=cgroup_parent,
+            writable_binds="bind_writable" in policy_allow,
         )
         if network is not None:
             _join_network(self.model, network)
@@ -173,9 +180,7 @@ class ComposeProject:
     def _compose_raw(
         self, *args: str, timeout: float, stop_when: Callable[[str | None], bool] | None = None
     ) -> CommandResult:
-        if not self.file.exists():
-            self.file.parent.mkdir(parents=True, exist_ok=True)
-            self.file.write_text(json.dumps(self.model, indent=2), encoding="utf-8")
+        self._prepare()
         command = ["-f", str(self.file), "-p", self.name, "--project-directory", str(self.file.parent), *args]
         if stop_when is None:  # the plain call: test doubles of ComposeCLI need not know stop_when
             return self.cli.run(command, timeout=timeout, cwd=self.file.parent)
@@ -199,8 +204,18 @@ class ComposeProject:
         """Build every image of the project (the policy is enforced first)."""
         self._once("_built", self._build)
 
-    def _build(self) -> None:
+    def _prepare(self) -> None:
+        """Gate the model and write the file Compose runs from, once, before any Compose command:
+        a model the policy refuses never reaches Compose (some keys act even at ``down``)."""
+        if self.file.exists():
+            return
         enforce(self.source_model, self.root, self.policy_allow)
+        prepare_builds(self.model, self.root, self.run_id, self.file.parent)
+        self.file.parent.mkdir(parents=True, exist_ok=True)
+        self.file.write_text(json.dumps(self.model, indent=2), encoding="utf-8")
+
+    def _build(self) -> None:
+        self._prepare()
         if not any(s.get("build") for s in self.model["services"].values()):
             return
         self._run_build()

@@ -77,13 +77,23 @@ class ComposeCLI:
         timeout: float,
         cwd: Path | None = None,
         stop_when: Callable[[str | None], bool] | None = None,
+        bare_env: bool = False,
     ) -> CommandResult:
         """Run Compose; ``stop_when`` sees each output line (and ``None`` twice a second) and
-        ends the command early by returning True, once the caller knows what it needed."""
+        ends the command early by returning True, once the caller knows what it needed.
+        ``bare_env`` leaves Compose nothing of the environment but ``PATH``."""
         # Only what Compose needs to reach the engine: `${VAR}` in a student's file must not
-        # read the grader's environment (tokens, paths, CI secrets).
-        env = {k: v for k, v in os.environ.items() if k in _KEPT_ENV or k.startswith("DOCKER_")}
+        # read the grader's environment (tokens, paths, CI secrets). Reading a file (``config``)
+        # needs the engine not at all: then PATH alone.
+        kept = ("PATH",) if bare_env else None
+        env = {
+            k: v
+            for k, v in os.environ.items()
+            if (k in kept if kept else k in _KEPT_ENV or k.startswith("DOCKER_"))
+        }
         env.update(COMPOSE_ANSI="never", BUILDKIT_PROGRESS="plain", DOCKER_CLI_HINTS="false")
+        # Compose fetches `include:` from OCI registries and git repositories: never for a submission.
+        env.update(COMPOSE_EXPERIMENTAL_OCI_REMOTE="false", COMPOSE_EXPERIMENTAL_GIT_REMOTE="false")
         try:
             proc = subprocess.Popen(
                 [*self.command, *args],
