@@ -151,7 +151,8 @@ LEVELS: dict[str, dict[str, Key]] = {
         "cpu_shares": _capped("At most 1024 (the default weight): no priority over other gradings."),
         "oom_score_adj": _capped("Only 0 or more: the host's OOM killer must not spare it over the grader."),
         "pull_policy": _capped(
-            "Only build, never, missing or if_not_present: other policies pull from registries on every run.",
+            "Policies that pull on every run (always, daily, weekly, every_*, refresh) become missing: "
+            "images are pulled once, from the allowed registries only.",
         ),
         # Replaced by the grader.
         "container_name": _replaced("Prefixed with the run id."),
@@ -291,7 +292,12 @@ LEVELS: dict[str, dict[str, Key]] = {
             "A bind mount's source lies inside the submission and is not the Docker socket.", "bind_outside"
         ),
         "target": _allowed("A path inside the container."),
-        "read_only": _allowed("Only restricts the container."),
+        "read_only": Key(
+            "replaced",
+            "Forced on for bind mounts: a container must not plant files or links in the submission's copy, "
+            "which the grader reads and writes (rule bind_writable keeps them writable).",
+            rule="bind_writable",
+        ),
         "consistency": _allowed("macOS only; no effect."),
         "bind": _allowed("Bind options.", "bind"),
         "volume": _allowed("Volume options.", "volume_options"),

@@ -10,6 +10,7 @@ value checked here. The raw files are gated before ``docker compose config`` rea
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -92,6 +93,17 @@ def _one_of(rule: str, *allowed: Any) -> _Check:
             yield _refused(place, rule, value)
 
     return check
+
+
+#: Pull policies the sandbox turns into ``missing`` (see sandbox.namespace); anything else is refused.
+PULLING_POLICIES = re.compile(r"always|daily|weekly|refresh|every_\w+")
+
+
+def _pull_policy(value: Any, _owner: dict[str, Any], place: _Place) -> Iterator[Refusal]:
+    if value not in ("", "build", "never", "missing", "if_not_present") and not (
+        isinstance(value, str) and PULLING_POLICIES.fullmatch(value)
+    ):
+        yield _refused(place, "pull_policy", value)
 
 
 def _at_most(rule: str, cap: int) -> _Check:
@@ -203,7 +215,7 @@ CHECKS: dict[tuple[str, str], _Check] = {
     ("service", "scale"): _at_most("replicas", MAX_REPLICAS),
     ("service", "cpu_shares"): _at_most("cpu_shares", 1024),
     ("service", "oom_score_adj"): _oom_score,
-    ("service", "pull_policy"): _one_of("pull_policy", "", "build", "never", "missing", "if_not_present"),
+    ("service", "pull_policy"): _pull_policy,
     ("deploy", "replicas"): _at_most("replicas", MAX_REPLICAS),
     ("build", "context"): _build_context,
     ("build", "dockerfile"): _dockerfile,

@@ -13,6 +13,7 @@ from typing import Any
 
 from .assignment import Limits
 from .ownership import run_labels
+from .policy import PULLING_POLICIES
 
 
 def wrap_dockerfile(
@@ -50,14 +51,21 @@ def _memory_bytes(value: Any) -> int | None:
 
 
 def namespace(
-    model: dict[str, Any], *, project: str, run_id: str, limits: Limits, cgroup_parent: str | None = None
+    model: dict[str, Any],
+    *,
+    project: str,
+    run_id: str,
+    limits: Limits,
+    cgroup_parent: str | None = None,
+    writable_binds: bool = False,
 ) -> dict[str, Any]:
     """A copy of ``model`` that cannot collide with any other grading and runs under ``limits``.
 
     Fixed names get the project as prefix, published ports move to 127.0.0.1 on an
     ephemeral port, everything carries ``grader.run=<run_id>`` and its owner (:mod:`harness.ownership`), and every service gets
     memory (no swap), CPU, pids, privilege and log limits. A limit the submission sets
-    itself is kept when it is stricter than ours.
+    itself is kept when it is stricter than ours. Bind mounts become read-only unless
+    ``writable_binds``, and pull policies that pull on every run become ``missing``.
     """
     out = copy.deepcopy(model)
     out["name"] = project
@@ -93,6 +101,14 @@ def namespace(
             port["host_ip"] = "127.0.0.1"
             port.pop("published", None)
         _limit(service, limits)
+        if not writable_binds:
+            # The grader reads and writes the submission's copy: a container must not plant a file or
+            # a link there (a writable bind of `..` could turn a file the grader writes into a link).
+            for mount in service.get("volumes") or []:
+                if mount.get("type") == "bind":
+                    mount["read_only"] = True
+        if PULLING_POLICIES.fullmatch(str(service.get("pull_policy") or "")):
+            service["pull_policy"] = "missing"  # pulled once, from the allowed registries only
         if cgroup_parent:  # the grading's cgroup: one budget for all of its containers
             service["cgroup_parent"] = cgroup_parent
 

@@ -219,7 +219,9 @@ class _RecordingCLI:
     def __init__(self) -> None:
         self.calls: list[Sequence[str]] = []
 
-    def run(self, args: Sequence[str], *, timeout: float, cwd: Path | None = None) -> CommandResult:
+    def run(
+        self, args: Sequence[str], *, timeout: float, cwd: Path | None = None, bare_env: bool = False
+    ) -> CommandResult:
         self.calls.append(args)
         return CommandResult(0, '{"services": {}}')
 

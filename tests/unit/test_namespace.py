@@ -2,6 +2,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from harness.assignment import Limits
 from harness.compose import key_lines
 from harness.ownership import run_labels
@@ -123,3 +125,38 @@ def test_grader_built_projects_join_the_gradings_network_only_when_it_is_their_o
     declared = {"services": {"web": {"networks": ["back"]}}, "networks": {"back": {"name": "p_back"}}}
     _join_network(declared, "g1-grading")
     assert declared["networks"] == {"back": {"name": "p_back"}}
+
+
+def _with_bind_and_pull(policy: str) -> dict[str, Any]:
+    return {
+        "services": {
+            "web": {
+                "image": "nginx:latest",
+                "pull_policy": policy,
+                "volumes": [
+                    {"type": "bind", "source": "/copy/submission/etudiants/..", "target": "/src"},
+                    {"type": "volume", "source": "data", "target": "/data"},
+                ],
+            }
+        },
+        "volumes": {"data": {}},
+    }
+
+
+def test_bind_mounts_of_the_submission_become_read_only_unless_the_assignment_allows() -> None:
+    out = namespace(_with_bind_and_pull("missing"), project="p", run_id="abc", limits=LIMITS)
+    bind, volume = out["services"]["web"]["volumes"]
+    assert bind["read_only"] is True, "a container must not plant links in the grader's copy"
+    assert "read_only" not in volume
+    writable = namespace(
+        _with_bind_and_pull("missing"), project="p", run_id="abc", limits=LIMITS, writable_binds=True
+    )
+    assert "read_only" not in writable["services"]["web"]["volumes"][0]
+
+
+@pytest.mark.parametrize(
+    ("asked", "runs"), [("always", "missing"), ("every_2h", "missing"), ("never", "never")]
+)
+def test_pull_policies_that_pull_every_run_become_missing(asked: str, runs: str) -> None:
+    out = namespace(_with_bind_and_pull(asked), project="p", run_id="abc", limits=LIMITS)
+    assert out["services"]["web"]["pull_policy"] == runs

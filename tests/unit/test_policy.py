@@ -88,7 +88,7 @@ def _found(model: dict[str, Any]) -> list[str]:
         ({"cpu_rt_runtime": 950000}, "cpu_rt_runtime"),
         ({"external_links": ["g1-other-db:db"]}, "external_links"),
         ({"credential_spec": {"file": "/home/prof/x.json"}}, "credential_spec"),
-        ({"pull_policy": "always"}, "pull_policy: always"),
+        ({"pull_policy": "sometimes"}, "pull_policy: sometimes"),
         ({"scale": 8}, "scale: 8"),
         ({"deploy": {"replicas": 8}}, "deploy.replicas: 8"),
         (
