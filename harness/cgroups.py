@@ -121,6 +121,26 @@ def _remove_tree(directory: Path) -> None:
         directory.rmdir()
 
 
+def oom_kills(parent: str, root: Path = CGROUP_ROOT) -> int:
+    """How many processes the kernel killed for memory in the cgroup ``parent`` (a grading's), 0
+    when it cannot tell. Docker marks a container OOM-killed only for its own limit, not for the
+    limit of a cgroup above it."""
+    relative = parent.strip("/")
+    for events, key in (
+        (root / relative / "memory.events", "oom_kill"),
+        (root / "memory" / relative / "memory.oom_control", "oom_kill"),
+    ):
+        try:
+            lines = events.read_text().splitlines()
+        except OSError:
+            continue
+        for line in lines:
+            name, _, count = line.partition(" ")
+            if name == key and count.strip().isdigit():
+                return int(count)
+    return 0
+
+
 def orphaned_cgroups(root: Path = CGROUP_ROOT) -> list[GradingCgroup]:
     """Grading cgroups whose grading process is gone (for ``grader clean``)."""
     if not root.is_dir():

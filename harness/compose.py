@@ -14,6 +14,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from . import cgroups
 from .assignment import Limits
 from .buildcache import prepare_builds
 from .compose_cli import CommandResult, ComposeCLI
@@ -150,6 +151,8 @@ class ComposeProject:
         self.http_ports = tuple(http_ports)
         #: Policy rules the assignment relaxes.
         self.policy_allow = policy_allow
+        #: The grading's cgroup, which all its containers share (None where there is none).
+        self.cgroup_parent = cgroup_parent
         self.model = namespace(
             source_model,
             project=name,
@@ -337,10 +340,19 @@ class ComposeProject:
     def _not_ready(self, state: ContainerState) -> ServiceNotReady:
         if state.oom_killed:
             why = _("Le service « {service} » a été tué : limite de mémoire atteinte.")
+        elif state.exit_code == 137 and self.cgroup_parent and cgroups.oom_kills(self.cgroup_parent):
+            why = _(
+                "Le service « {service} » a été tué : la correction a atteint sa limite de mémoire, "
+                "{mib} Mio pour tous ses conteneurs ensemble."
+            )
         else:
             why = _("Le service « {service} » s'est arrêté (code de sortie {code}).")
         return ServiceNotReady(
-            why.format(service=state.service, code=state.exit_code),
+            why.format(
+                service=state.service,
+                code=state.exit_code,
+                mib=self.limits.grading_memory_bytes // 2**20,
+            ),
             details=_("Dernières lignes de son journal :") + "\n" + self.docker.logs(state.id, tail=15),
         )
 

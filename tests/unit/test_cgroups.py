@@ -65,3 +65,17 @@ def test_orphans_are_the_cgroups_whose_grading_process_is_gone(tmp_path: Path) -
     for name in (f"gaaa-{gone.pid}", f"gbbb-{os.getpid()}"):
         (root / "pids" / "grader" / name).mkdir(parents=True)
     assert [c.name for c in cgroups.orphaned_cgroups(root=root)] == [f"gaaa-{gone.pid}"]
+
+
+def test_oom_kills_are_read_from_either_hierarchy(tmp_path: Path) -> None:
+    v1 = _v1(tmp_path / "v1")
+    (v1 / "memory" / "grader" / "gx-1").mkdir(parents=True)
+    (v1 / "memory" / "grader" / "gx-1" / "memory.oom_control").write_text(
+        "oom_kill_disable 0\nunder_oom 0\noom_kill 2\n"
+    )
+    assert cgroups.oom_kills("/grader/gx-1", root=v1) == 2
+    v2 = _v2(tmp_path / "v2")
+    (v2 / "grader" / "gx-1").mkdir(parents=True)
+    (v2 / "grader" / "gx-1" / "memory.events").write_text("low 0\nhigh 0\nmax 3\noom 1\noom_kill 1\n")
+    assert cgroups.oom_kills("/grader/gx-1", root=v2) == 1
+    assert cgroups.oom_kills("/grader/absent", root=v2) == 0
