@@ -34,7 +34,7 @@ def _fmt(value: float) -> str:
     return f"{value:g}"
 
 
-#: A Moodle export names each student "<Full name>_<participant id>" (see intake.expand_moodle_export).
+#: A Moodle export names each student "<Full name>_<participant id>" (see batch.expand_moodle_export).
 _MOODLE_NAME = re.compile(r"^(?P<name>.+)_(?P<id>\d+)$")
 MOODLE_HEADER = ["Identifier", "Full name", "Grade", "Maximum Grade", "Feedback comments"]
 

@@ -28,6 +28,7 @@ from harness.docker_api import DockerAPI
 from harness.ownership import SESSION_LABEL, current_session
 
 from ..integration.conftest import ASSIGNMENTS, GRADER, ROOT, run_grader
+from .make_intake import OUTSIDE_PATHS
 
 pytestmark = pytest.mark.docker
 HERE = Path(__file__).parent
@@ -104,14 +105,18 @@ def _make_cases(root: Path) -> None:
 
 
 @pytest.fixture(scope="module")
-def graded(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, int]]:
-    """The whole class graded once with --jobs 2; also the largest log file seen while it ran,
-    and the peak resident memory of each process of the grader's ("rss:<name>")."""
+def graded(
+    tmp_path_factory: pytest.TempPathFactory, host_files_before: dict[str, tuple[int, int]]
+) -> tuple[Path, dict[str, int]]:
+    """The whole class graded once with --jobs 2 (after the host's files were listed); also the
+    largest log file seen while it ran, and the peak resident memory of each process of the
+    grader's ("rss:<name>")."""
     root = tmp_path_factory.mktemp("hostile")
     batch = root / "batch"
     shutil.copytree(HERE / "cases", batch)
     _make_cases(batch)
-    PWNED.unlink(missing_ok=True)
+    for path in (PWNED, *OUTSIDE_PATHS):
+        path.unlink(missing_ok=True)
     api = DockerAPI()
     largest = {"log_bytes": 0}
     stop = threading.Event()
@@ -199,8 +204,48 @@ def test_the_submission_never_configured_pytest_or_ran_on_the_host(
     graded: tuple[Path, dict[str, int]],
 ) -> None:
     assert not PWNED.exists(), "a conftest.py, ini file or module of the submission was loaded"
-    assert not Path("/tmp/grader-zip-slip.txt").exists()
-    assert not Path("/tmp/grader-zip-absolute.txt").exists()
+    for path in (Path("/tmp/grader-zip-slip.txt"), Path("/tmp/grader-zip-absolute.txt"), *OUTSIDE_PATHS):
+        assert not path.exists(), f"{path} was written outside the private copy"
+
+
+def test_no_host_file_was_changed_or_read_into_feedback(
+    host_files_before: dict[str, tuple[int, int]], graded: tuple[Path, dict[str, int]]
+) -> None:
+    out, _ = graded
+    assert _host_files() == host_files_before, "a file under /etc changed during the batch"
+    secrets = [line for line in _host_secrets() if len(line) >= 6]
+    for result in out.glob("*/result.json"):
+        text = result.read_text(encoding="utf-8")
+        for secret in secrets:
+            assert secret not in text, f"{result.parent.name}'s feedback quotes a host file: {secret!r}"
+
+
+def _host_files() -> dict[str, tuple[int, int]]:
+    """Every file under /etc: (size, modification time)."""
+    found = {}
+    for path in Path("/etc").rglob("*"):
+        try:
+            info = path.lstat()
+        except OSError:
+            continue
+        found[str(path)] = (info.st_size, info.st_mtime_ns)
+    return found
+
+
+def _host_secrets() -> list[str]:
+    """Lines of host files the hostile cases point links at, which no feedback may quote."""
+    lines = []
+    for name in ("/etc/hostname", "/etc/passwd", "/etc/os-release"):
+        try:
+            lines += Path(name).read_text(encoding="utf-8").strip().splitlines()[:1]
+        except OSError:
+            continue
+    return lines
+
+
+@pytest.fixture(scope="module")
+def host_files_before() -> dict[str, tuple[int, int]]:
+    return _host_files()
 
 
 def test_no_process_of_the_grader_grows_past_one_gib(graded: tuple[Path, dict[str, int]]) -> None:
