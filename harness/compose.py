@@ -25,11 +25,13 @@ from .errors import (
     EngineCapacity,
     GraderTimeout,
     InfrastructureError,
+    RegistryUnavailable,
     ServiceNotReady,
     SubmissionError,
 )
 from .i18n import _
 from .policy import enforce, enforce_file_references
+from .pulls import classify
 from .sandbox import namespace
 
 COMPOSE_FILENAMES = ("compose.yaml", "compose.yml", "docker-compose.yaml", "docker-compose.yml")
@@ -244,6 +246,7 @@ class ComposeProject:
             )
         if result.returncode != 0:
             self.docker.ping()  # a daemon that went away is the machine's fault, not the student's
+            self._raise_pull_problem(result.output, BuildFailed, services)
             raise BuildFailed(
                 _("L'image ne se construit pas."),
                 details=_("Lignes clés du journal de construction :") + "\n" + key_lines(result.output),
@@ -282,10 +285,41 @@ class ComposeProject:
             )
         if result.returncode != 0:
             self.docker.ping()
+            self._raise_pull_problem(result.output, ServiceNotReady)
             raise ServiceNotReady(
                 _("Docker Compose n'arrive pas à démarrer le projet :"), details=key_lines(result.output)
             )
         self.wait_ready()
+
+    def _raise_pull_problem(
+        self, output: str, kind: type[SubmissionError], services: tuple[str, ...] = ()
+    ) -> None:
+        """A pull that failed: the registry's "no such image" is the student's mistake; a registry
+        out of reach, rate-limiting or refusing us is the machine's (regraded, never a zero)."""
+        problem = classify(output)
+        if problem is None:
+            return
+        image = problem.image or self._source_image(problem.service)
+        if problem.kind == "unavailable":
+            raise RegistryUnavailable(
+                f"the image {image or '(unnamed)'} could not be pulled: its registry cannot be reached, "
+                "timed out, refused authentication or rate-limited us. Load it (`grader images load`), "
+                "set a registry mirror, or grade again later.",
+                details=key_lines(output, limit=4),
+            )
+        raise kind(
+            _(
+                "L'image « {image} » n'existe pas dans son registre : vérifiez son nom et son étiquette "
+                "(tag) tels qu'ils sont écrits (notion : FROM et image:)."
+            ).format(image=image or "?"),
+            details=key_lines(output, limit=4),
+            locations=self._dockerfiles(services, output) if kind is BuildFailed else (),
+        )
+
+    def _source_image(self, service: str) -> str:
+        """The image a service names, as the student wrote it."""
+        spec = (self.source_model.get("services") or {}).get(service) or {}
+        return str(spec.get("image") or "")
 
     def down(self, *, volumes: bool = True) -> None:
         """``docker compose down``: containers and networks, and volumes unless ``volumes=False``.

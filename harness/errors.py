@@ -14,7 +14,8 @@ what the student's grade becomes::
     │   ├── DaemonUnavailable    no Docker engine answers
     │   ├── ComposeUnavailable   Docker Compose v2 is missing
     │   ├── GraderTimeout        one of the grader's own operations did not finish in time
-    │   └── EngineCapacity       the engine ran out of network address pools
+    │   ├── EngineCapacity       the engine ran out of network address pools
+    │   └── RegistryUnavailable  an image's registry cannot be reached, rate-limits or refuses us
     └── SpecError                the assignment definition is wrong: the instructor's fault
 
 Messages are complete sentences meant for the person who meets them: a student for
@@ -94,6 +95,11 @@ class EngineCapacity(InfrastructureError):
             "the Docker engine has no address pool left for a new network: run `grader clean`, "
             "lower --jobs, or give the daemon larger default-address-pools."
         )
+
+
+class RegistryUnavailable(InfrastructureError):
+    """An image could not be pulled for a reason that is not the student's: the registry cannot be
+    reached, timed out, refused authentication or said "too many requests"."""
 
 
 class SpecError(GraderError):

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import os
 import shutil
+import socket
 import subprocess
 import sys
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -54,3 +56,45 @@ def graded_class(tmp_path_factory: pytest.TempPathFactory) -> GradedClass:
     out = tmp_path_factory.mktemp("class-out")
     done = run_grader("grade", str(SUBMISSIONS), "--out", str(out), "--jobs", "2", timeout=3000)
     return GradedClass(out=out, done=done)
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture(scope="session")
+def registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A registry listening on 127.0.0.1 only; yields its host:port."""
+    binary = shutil.which("docker-registry")
+    if binary is None:
+        if os.environ.get("GRADER_REQUIRE_DOCKER") == "1":
+            pytest.fail(
+                "docker-registry is missing: scripts/test.sh installs it (apt-get install docker-registry)"
+            )
+        pytest.skip("docker-registry is not installed")
+    root = tmp_path_factory.mktemp("registry")
+    port = _free_port()
+    config = root / "config.yml"
+    config.write_text(
+        "version: 0.1\n"
+        f"storage:\n  filesystem:\n    rootdirectory: {root / 'data'}\n"
+        f"http:\n  addr: 127.0.0.1:{port}\n"
+    )
+    proc = subprocess.Popen(
+        [binary, "serve", str(config)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                assert time.monotonic() < deadline, "the registry did not start"
+                time.sleep(0.2)
+        yield f"127.0.0.1:{port}"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
