@@ -51,6 +51,10 @@ class Limits:
     cpus: float = 1.0
     pids: int = 512
     log_max_size: str = "1m"
+    #: A student's restart policy is kept, with at most this many restarts (then it is a crash loop).
+    max_restarts: int = 5
+    #: How long a stop the grader orders waits for SIGTERM before SIGKILL.
+    stop_timeout_s: float = 2.0
     #: What all the containers of one grading share (its cgroup, see harness/cgroups.py).
     grading_memory_bytes: int = 2 * 1024 * 1024 * 1024
     grading_pids: int = 2048
