@@ -141,6 +141,7 @@ class ComposeProject:
         policy_allow: frozenset[str] = frozenset(),
         network: str | None = None,
         cgroup_parent: str | None = None,
+        advise: Callable[[str], None] | None = None,
     ) -> None:
         #: The model as the student wrote it (normalized): what checks about the file read.
         self.source_model = source_model
@@ -170,6 +171,9 @@ class ComposeProject:
         self._up: SubmissionError | bool | None = False
         #: Anonymous volumes of containers this project removed: no label reaches them.
         self.anonymous_volumes: set[str] = set()
+        #: Services whose container had to be killed on a stop; hints go to ``advise``.
+        self.ignored_sigterm: set[str] = set()
+        self.advise = advise
 
     # -- lifecycle ---------------------------------------------------------------
 
@@ -329,7 +333,10 @@ class ComposeProject:
         self._up = False
         if self.file.exists():
             self._remember_anonymous_volumes()
-            args = ["down", "--remove-orphans", "--timeout", "5"] + (["-v"] if volumes else [])
+            if not volumes:  # a check's own down: tell the student if a process ignored SIGTERM
+                self._stop()
+            timeout = str(int(self.limits.stop_timeout_s))
+            args = ["down", "--remove-orphans", "--timeout", timeout] + (["-v"] if volumes else [])
             self._compose(*args, timeout=120)
 
     def remove_container(self, service: str) -> None:
@@ -347,10 +354,32 @@ class ComposeProject:
             self.docker.remove_volume(str(spec["name"]))
 
     def _rm(self, *args: str) -> None:
-        """``docker compose rm --stop --force ARGS``, noting first the anonymous volumes it detaches."""
+        """Stop (within the grader's stop timeout), then ``docker compose rm --force ARGS``, noting
+        first the anonymous volumes it detaches."""
         self._up = False
         self._remember_anonymous_volumes()
-        self._compose("rm", "--stop", "--force", *args, timeout=120)
+        self._stop(*[a for a in args if not a.startswith("-")])
+        self._compose("rm", "--force", *args, timeout=120)
+
+    def _stop(self, *services: str) -> None:
+        """``docker compose stop`` with the grader's short timeout. A container that had to be
+        killed ignored SIGTERM: the student is told once, as a hint (it costs no points)."""
+        timeout = self.limits.stop_timeout_s
+        running = {state.id for state in self.containers() if state.status == "running"}
+        self._compose("stop", "--timeout", str(int(timeout)), *services, timeout=120)
+        for state in self.containers():
+            killed = state.id in running and state.exit_code == 137 and not state.oom_killed
+            if not killed or state.service in self.ignored_sigterm:
+                continue
+            self.ignored_sigterm.add(state.service)
+            if self.advise is not None:
+                self.advise(
+                    _(
+                        "Le service « {service} » ne s'est pas arrêté sur SIGTERM : docker stop a dû le tuer "
+                        "(SIGKILL) au bout de {s} s. Son processus principal (PID 1) ignore ce signal : lancez-le "
+                        "avec la forme exec de CMD ou ENTRYPOINT, ou gérez SIGTERM (notion : arrêt d'un conteneur)."
+                    ).format(service=state.service, s=int(timeout))
+                )
 
     def _remember_anonymous_volumes(self) -> None:
         """Note the anonymous volumes in use, before a removal detaches them from any container."""
@@ -371,8 +400,20 @@ class ComposeProject:
                 return state
         raise ServiceNotReady(_("Le service « {service} » n'a pas de conteneur.").format(service=service))
 
+    def _will_restart(self, state: ContainerState) -> bool:
+        """Whether Docker will start this exited container again (its capped restart policy)."""
+        policy = str((self.model["services"].get(state.service) or {}).get("restart") or "no")
+        name, _, count = policy.partition(":")
+        allowed = int(count) if name == "on-failure" and count.isdigit() else 0
+        return state.exit_code != 0 and state.restart_count < allowed
+
     def _not_ready(self, state: ContainerState) -> ServiceNotReady:
-        if state.oom_killed:
+        if state.restart_count and not state.oom_killed:
+            why = _(
+                "Le service « {service} » s'est arrêté (code de sortie {code}) après {restarts} redémarrages : "
+                "il plante en boucle."
+            )
+        elif state.oom_killed:
             why = _("Le service « {service} » a été tué : limite de mémoire atteinte.")
         elif state.exit_code == 137 and self.cgroup_parent and cgroups.oom_kills(self.cgroup_parent):
             why = _(
@@ -385,6 +426,7 @@ class ComposeProject:
             why.format(
                 service=state.service,
                 code=state.exit_code,
+                restarts=state.restart_count,
                 mib=self.limits.grading_memory_bytes // 2**20,
             ),
             details=_("Dernières lignes de son journal :") + "\n" + self.docker.logs(state.id, tail=15),
@@ -402,8 +444,11 @@ class ComposeProject:
             states = self.containers()
             pending = expected - {s.service for s in states}
             for state in states:
-                if state.finished and not _completed_on_purpose(self.model, state):
+                restarts_left = self._will_restart(state)
+                if state.finished and not restarts_left and not _completed_on_purpose(self.model, state):
                     raise self._not_ready(state)
+                if state.finished and restarts_left:
+                    pending.add(state.service)  # Docker starts it again: not ready yet
                 if state.status != "running" or state.health not in ("", "healthy"):
                     if not state.finished:
                         pending.add(state.service)

@@ -156,7 +156,10 @@ LEVELS: dict[str, dict[str, Key]] = {
         ),
         # Replaced by the grader.
         "container_name": _replaced("Prefixed with the run id."),
-        "restart": _replaced("Forced to `no`: a crash is reported, not repeated."),
+        "restart": _capped(
+            "Kept, with at most `max_restarts` restarts (limits): `always` and `unless-stopped` become "
+            "`on-failure:N`, so a crash loop ends and is reported as one."
+        ),
         "logging": _replaced("Replaced by a size-capped json-file log."),
         # Host namespaces and privileges.
         "network_mode": _checked(
@@ -240,11 +243,19 @@ LEVELS: dict[str, dict[str, Key]] = {
         "replicas": _capped(_REPLICAS, "replicas"),
         "mode": _allowed("replicated or global: one engine, so at most the replicas."),
         "labels": _allowed("Service labels."),
-        "restart_policy": _replaced("Removed: a crash is reported, not repeated."),
+        "restart_policy": _capped(
+            "Becomes `restart: on-failure:N`, N at most `max_restarts` (limits).", children="restart_policy"
+        ),
         "endpoint_mode": _ignored(_SWARM),
         "placement": _ignored(_SWARM),
         "update_config": _ignored(_SWARM),
         "rollback_config": _ignored(_SWARM),
+    },
+    "restart_policy": {
+        "condition": _capped("none, on-failure or any: any becomes on-failure, so a crash loop ends."),
+        "max_attempts": _capped("At most `max_restarts` (limits)."),
+        "delay": _ignored("Docker's own back-off applies."),
+        "window": _ignored("Docker's own back-off applies."),
     },
     "resources": {
         "limits": _allowed("Capped by the grader's limits.", "limits"),

@@ -144,6 +144,7 @@ class Grading:
             policy_allow=self.assignment.policy_allow,
             network=network,
             cgroup_parent=self.cgroup_parent(),
+            advise=self.advise,
         )
 
     def custom_stack(self, key: str, model: dict[str, Any], http_ports: tuple[int, ...] = ()) -> Stack:

@@ -133,6 +133,22 @@ def _limit(service: dict[str, Any], limits: Limits) -> None:
         "driver": "json-file",
         "options": {"max-size": limits.log_max_size, "max-file": "1"},
     }
-    # A container that stops is reported at once, not restarted in a loop.
-    service["restart"] = "no"
+    service["restart"] = capped_restart(service, limits.max_restarts)
     (service.get("deploy") or {}).pop("restart_policy", None)
+
+
+def capped_restart(service: dict[str, Any], cap: int) -> str:
+    """The student's restart policy (``restart`` or ``deploy.restart_policy``), with at most ``cap``
+    restarts: a service that relies on Docker restarting it (an api started before its database)
+    works as with ``docker compose up``, and a crash loop still ends, and is reported as one."""
+    policy = (service.get("deploy") or {}).get("restart_policy") or {}
+    asked = str(service.get("restart") or "")
+    if not asked and policy:
+        condition = str(policy.get("condition") or "any")
+        asked = "no" if condition == "none" else f"on-failure:{policy.get('max_attempts') or cap}"
+    if asked in ("", "no"):
+        return "no"
+    name, _, count = asked.partition(":")
+    if name == "on-failure" and count.strip().isdigit() and int(count) > 0:
+        return f"on-failure:{min(int(count), cap)}"
+    return f"on-failure:{cap}"  # always, unless-stopped: stop restarting after the cap

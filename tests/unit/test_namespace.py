@@ -73,8 +73,9 @@ def test_everything_is_labelled_and_limited() -> None:
     for service in (api, worker):
         assert service["pids_limit"] == 100
         assert "no-new-privileges:true" in service["security_opt"]
-        assert service["restart"] == "no"
         assert service["logging"]["options"]["max-size"] == LIMITS.log_max_size
+    assert api["restart"] == f"on-failure:{LIMITS.max_restarts}", "always is kept, with a cap"
+    assert worker["restart"] == "no"
 
 
 def test_the_implicit_default_network_is_declared_named_and_labelled() -> None:
@@ -160,3 +161,25 @@ def test_bind_mounts_of_the_submission_become_read_only_unless_the_assignment_al
 def test_pull_policies_that_pull_every_run_become_missing(asked: str, runs: str) -> None:
     out = namespace(_with_bind_and_pull(asked), project="p", run_id="abc", limits=LIMITS)
     assert out["services"]["web"]["pull_policy"] == runs
+
+
+@pytest.mark.parametrize(
+    ("service", "runs"),
+    [
+        ({}, "no"),
+        ({"restart": "no"}, "no"),
+        ({"restart": "always"}, "on-failure:5"),
+        ({"restart": "unless-stopped"}, "on-failure:5"),
+        ({"restart": "on-failure"}, "on-failure:5"),
+        ({"restart": "on-failure:2"}, "on-failure:2"),
+        ({"restart": "on-failure:50"}, "on-failure:5"),
+        ({"deploy": {"restart_policy": {"condition": "on-failure", "max_attempts": 3}}}, "on-failure:3"),
+        ({"deploy": {"restart_policy": {"condition": "any"}}}, "on-failure:5"),
+        ({"deploy": {"restart_policy": {"condition": "none"}}}, "no"),
+    ],
+)
+def test_a_restart_policy_is_kept_with_a_cap_on_restarts(service: dict[str, Any], runs: str) -> None:
+    model = {"services": {"api": {"image": "x", **service}}}
+    out = namespace(model, project="p", run_id="abc", limits=Limits(max_restarts=5))
+    assert out["services"]["api"]["restart"] == runs
+    assert "restart_policy" not in (out["services"]["api"].get("deploy") or {})
