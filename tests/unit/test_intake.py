@@ -366,7 +366,7 @@ def test_a_disk_full_while_copying_is_the_machine_s_fault(
     def full(*args: object, **kwargs: object) -> None:
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr("harness.intake._Copy.file", full)
+    monkeypatch.setattr("harness.intake._copy._Copy.file", full)
     with pytest.raises(InfrastructureError, match=r"No space left"):
         intake(source, tmp_path / "copy", LIMITS)
 

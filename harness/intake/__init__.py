@@ -1,0 +1,114 @@
+"""Submissions (folder, .zip, .tar.gz, bare git repository) become private working copies.
+
+Nothing from the submission is trusted. Every entry goes through :class:`_Copy`: folders and
+regular files first, each folder opened without following links and each file created
+exclusively, so nothing is ever written through a link; links last, each then resolved for
+real on the finished copy and refused when it leads outside or loops. Entries that would land
+outside (``../``, absolute paths), hard links, special files, duplicate or conflicting entries,
+copies over the size or file-count limit, and anything that cannot be read are refused with an
+:class:`IntakeError` that says why: one broken submission never stops a batch.
+"""
+
+from __future__ import annotations
+
+import shutil
+import zipfile
+from collections.abc import Collection
+from pathlib import Path
+
+from ..assignment import IntakeLimits
+from ..errors import IntakeError
+from ..i18n import _
+from ._archives import _extract_tar, _extract_zip
+from ._copy import _UNREADABLE_FILE, ARCHIVE_SUFFIXES, SKIPPED_NAMES, _Copy, _copy_folder, _reading, _refused
+from ._git import _clone_git, _is_bare_git
+
+__all__ = [
+    "ARCHIVE_SUFFIXES",
+    "SKIPPED_NAMES",
+    "intake",
+    "is_submission",
+    "is_zip",
+    "submission_name",
+    "unpack_zip",
+]
+
+
+def submission_name(source: Path) -> str:
+    """The name a submission is known by: its file or folder name without archive suffix."""
+    name = source.name
+    for suffix in (*ARCHIVE_SUFFIXES, ".git"):
+        if name.endswith(suffix) and len(name) > len(suffix):
+            return name[: -len(suffix)]
+    return name
+
+
+def is_submission(path: Path) -> bool:
+    """Whether ``path`` (an entry of a class folder) looks like a submission."""
+    if path.name.startswith("."):
+        return False
+    return path.is_dir() or path.name.endswith(ARCHIVE_SUFFIXES)
+
+
+def intake(source: Path, dest: Path, limits: IntakeLimits, part_names: Collection[str] = ()) -> Path:
+    """Copy ``source`` into the empty folder ``dest``; return the submission's root inside it.
+
+    ``part_names`` are the folders a submission is expected to hold at its root. Anything wrong
+    with the submission's content is an :class:`IntakeError`.
+    """
+    if not source.exists():
+        raise _refused(_("La remise {path} n'existe pas."), path=source)
+    root = dest / "submission"
+    root.mkdir(parents=True)
+    copy = _Copy(root, limits)
+    name = source.name.lower()
+    is_archive = source.is_file() and name.endswith(ARCHIVE_SUFFIXES)
+    if is_archive and source.stat().st_size > copy.budget.archive_bytes:
+        copy.budget.add(source.stat().st_size, files=0)
+    try:
+        with _reading(source.name):
+            if is_archive and name.endswith(".zip"):
+                _extract_zip(source, copy)
+            elif is_archive:
+                _extract_tar(source, copy)
+            elif _is_bare_git(source):
+                try:
+                    _clone_git(source, dest / "git-clone", copy)
+                finally:
+                    shutil.rmtree(dest / "git-clone", ignore_errors=True)
+            elif source.is_dir():
+                _copy_folder(source, copy)
+            else:
+                message = _(
+                    "Format de remise inconnu ({name}) : donnez un dossier, un .zip, un .tar.gz ou un dépôt git."
+                )
+                raise _refused(message, name=source.name)
+            submission = copy.unwrapped(part_names) if is_archive else root
+            copy.finish(submission)
+    finally:
+        copy.close()
+    if not any(root.iterdir()):
+        raise IntakeError(_("La remise est vide."))
+    return submission
+
+
+def unpack_zip(archive: Path, dest: Path, limits: IntakeLimits) -> None:
+    """Extract ``archive`` into the new folder ``dest`` by the rules of a submission, links judged
+    within ``dest``; anything wrong with it is an :class:`IntakeError`."""
+    dest.mkdir(parents=True)
+    copy = _Copy(dest, limits)
+    try:
+        with _reading(archive.name):
+            _extract_zip(archive, copy)
+            copy.finish()
+    finally:
+        copy.close()
+
+
+def is_zip(path: Path) -> bool:
+    """Whether ``path`` is a zip file whose directory can be read."""
+    try:
+        with zipfile.ZipFile(path):
+            return True
+    except _UNREADABLE_FILE:
+        return False
