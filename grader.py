@@ -7,6 +7,7 @@ grader merge OUT... --out OUT    join the outputs of --shard runs into one
 grader kit [ASSIGNMENT] OUT      the student kit: visible checks and the reference's facts
 grader reference record          measure the reference solution once (facts.json)
 grader clean [--all]             remove what runs whose grader is gone left behind
+grader images list|pull|save|load  the images an assignment needs, for machines that cannot pull
 """
 
 from __future__ import annotations
@@ -23,12 +24,20 @@ from rich.console import Console
 
 from harness import __version__, cgroups
 from harness.assignment import Assignment, find_assignment, load_assignment
+from harness.base_images import (
+    ImageOutcome,
+    ImageSupply,
+    needed_images,
+    save_archive,
+    standin_of,
+    undeclared_images,
+)
 from harness.batch import discover, merge, parse_shard, shard
 from harness.buildcache import build_cache_runs, remove_build_caches
 from harness.compose_cli import ComposeCLI
 from harness.console import BatchDisplay, for_terminal, make_console, print_check, print_kept, say
 from harness.docker_api import DockerAPI, Leftovers
-from harness.errors import GraderError, InfrastructureError
+from harness.errors import DaemonUnavailable, GraderError, GraderTimeout, InfrastructureError
 from harness.grading import FACTS_FILE
 from harness.i18n import _, ngettext, set_language
 from harness.intake import submission_name
@@ -120,12 +129,38 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="also remove the runs of graders still running (their gradings then fail)",
     )
+
+    images = sub.add_parser(
+        "images", parents=[common], help="the images an assignment needs, for machines that cannot pull"
+    )
+    images_sub = images.add_subparsers(dest="images_command", required=True)
+    for action, text in (
+        ("list", "list them: declared in assignment.yaml, checked against the reference"),
+        ("pull", "pull those this machine does not hold"),
+    ):
+        images_sub.add_parser(action, parents=[common], help=text).add_argument(
+            "assignment", nargs="?", default="cours2"
+        )
+    save = images_sub.add_parser(
+        "save",
+        parents=[common],
+        help="write them all into one archive (docker save)",
+        usage="%(prog)s [ASSIGNMENT] FILE",
+    )
+    save.add_argument("first", metavar="[ASSIGNMENT] FILE", help="assignment name (cours2 if omitted)")
+    save.add_argument("file", nargs="?", type=Path, metavar="FILE", help="the archive to write")
+    load = images_sub.add_parser(
+        "load", parents=[common], help="load an archive written by save (docker load)"
+    )
+    load.add_argument("archive", type=Path, metavar="FILE")
     return parser
 
 
-def _preflight(docker: DockerAPI) -> None:
+def _preflight(docker: DockerAPI, *, compose: bool = True) -> None:
     """One clear sentence, before any grading, when Docker or Compose is missing."""
     docker.ping()
+    if not compose:
+        return
     result = ComposeCLI().run(["version"], timeout=30)
     if result.returncode != 0:
         raise InfrastructureError(
@@ -279,6 +314,7 @@ def cmd_grade(args: argparse.Namespace, docker: DockerAPI) -> int:
         )
     for result in reused:
         write_submission(result, assignment, folders.get(result.submission, args.out / result.submission))
+    _prepare_images(runner, [source for source, _out in todo], console)
     with BatchDisplay(console, len(todo)) as display:
 
         def done(result: SubmissionResult) -> None:
@@ -295,6 +331,32 @@ def cmd_grade(args: argparse.Namespace, docker: DockerAPI) -> int:
             _("{n} notes de vérification ont changé : {path}").format(n=moved, path=args.out / "changes.csv"),
         )
     return _finish_batch(reused + graded, assignment, args.out, args.lang, console)
+
+
+def _prepare_images(runner: Runner, sources: list[Path], console: Console) -> None:
+    """Before gradings start: each image the class names, pulled once when absent; say what failed."""
+    if not sources:
+        return
+    say(console, _("Préparation des images que les remises nomment…"))
+    prepared = runner.prepare_images(sources)
+    for outcome, count in prepared:
+        if outcome.state == "pulled":
+            say(console, _("  {image} : téléchargée").format(image=outcome.image))
+        elif outcome.state == "unavailable":
+            text = ngettext(
+                "  {image} : injoignable ({detail}) ; la remise qui la nomme sera en erreur, à relancer "
+                "(« grader images load » charge l'image sur une machine qui ne peut pas la télécharger).",
+                "  {image} : injoignable ({detail}) ; les {n} remises qui la nomment seront en erreur, à "
+                "relancer (« grader images load » charge l'image sur une machine qui ne peut pas la "
+                "télécharger).",
+                count,
+            )
+            print(
+                for_terminal(text.format(image=outcome.image, detail=outcome.detail, n=count)),
+                file=sys.stderr,
+            )
+    present = sum(1 for outcome, _count in prepared if outcome.state in ("present", "pulled"))
+    say(console, _("{n} images prêtes sur {total}.").format(n=present, total=len(prepared)))
 
 
 def cmd_merge(args: argparse.Namespace, docker: DockerAPI) -> int:
@@ -375,6 +437,136 @@ def cmd_clean(args: argparse.Namespace, docker: DockerAPI) -> int:
     return EXIT_OK
 
 
+#: ``grader images pull`` waits this long for one image (an official image is a few hundred MB).
+IMAGES_PULL_TIMEOUT_S = 1800.0
+
+
+def _image_state(outcome: ImageOutcome) -> str:
+    """How ``grader images`` describes what became of one image."""
+    if outcome.state in ("present", "pulled"):
+        text = _("présente") if outcome.state == "present" else _("téléchargée")
+        if outcome.standin:
+            text += " " + _("(stand-in hors ligne, pas l'image officielle)")
+        return text
+    if outcome.state == "missing":
+        return _("le registre n'a pas cette image : vérifiez son nom ({detail})").format(
+            detail=outcome.detail
+        )
+    if outcome.state == "unavailable":
+        return _("registre injoignable ({detail})").format(detail=outcome.detail)
+    return _("pas téléchargée ({detail})").format(detail=outcome.detail or _("nom d'image illisible"))
+
+
+def _print_images(rows: list[tuple[str, str]]) -> None:
+    width = max((len(image) for image, _state in rows), default=0)
+    for image, state in rows:
+        print(for_terminal(f"{image.ljust(width)}  {state}"))
+
+
+def cmd_images_list(args: argparse.Namespace, docker: DockerAPI) -> int:
+    assignment = _load(args.assignment)
+    rows = []
+    for image in needed_images(assignment):
+        attrs = docker.image_attrs(image)
+        present = ImageOutcome(image, "present", standin=standin_of(attrs))
+        rows.append((image, _("absente") if attrs is None else _image_state(present)))
+    _print_images(rows)
+    for named in undeclared_images(assignment):
+        print(
+            for_terminal(
+                _(
+                    "Attention : la référence nomme {image} ({where}), que « images: » de assignment.yaml "
+                    "ne déclare pas : ajoutez-la."
+                ).format(image=named.image, where=named.where)
+            ),
+            file=sys.stderr,
+        )
+    return EXIT_OK
+
+
+def cmd_images_pull(args: argparse.Namespace, docker: DockerAPI) -> int:
+    assignment = _load(args.assignment)
+    outcomes = ImageSupply(docker, pull_timeout_s=IMAGES_PULL_TIMEOUT_S).ensure(needed_images(assignment))
+    _print_images([(outcome.image, _image_state(outcome)) for outcome in outcomes])
+    states = {outcome.state for outcome in outcomes}
+    if states & {"unavailable", "left"}:
+        print(
+            _(
+                "Certaines images n'ont pas pu être téléchargées : chargez-les avec « grader images load ARCHIVE »."
+            ),
+            file=sys.stderr,
+        )
+        return EXIT_ERROR
+    return EXIT_FAILED if "missing" in states else EXIT_OK
+
+
+def cmd_images_save(args: argparse.Namespace, docker: DockerAPI) -> int:
+    name, archive = (args.first, args.file) if args.file is not None else ("cours2", Path(args.first))
+    assignment = _load(name)
+    images = needed_images(assignment)
+    found = {image: docker.image_attrs(image) for image in images}
+    absent = [image for image, attrs in found.items() if attrs is None]
+    if absent:
+        raise GraderError(
+            _(
+                "Ces images manquent sur cette machine : {images} ; lancez d'abord « grader images pull {name} »."
+            ).format(images=", ".join(absent), name=name)
+        )
+    for image, attrs in found.items():
+        if standin_of(attrs):
+            print(
+                _(
+                    "Attention : {image} est un stand-in hors ligne (étiquette grader.standin), pas l'image "
+                    "officielle : l'archive contient le stand-in."
+                ).format(image=image),
+                file=sys.stderr,
+            )
+    save_archive(docker, images, archive)
+    size = archive.stat().st_size / 1e6
+    print(
+        _("Archive écrite : {path} ({n} images, {size:.0f} Mo).").format(
+            path=archive, n=len(images), size=size
+        )
+    )
+    return EXIT_OK
+
+
+def cmd_images_load(args: argparse.Namespace, docker: DockerAPI) -> int:
+    if not args.archive.is_file():
+        raise GraderError(_("L'archive {path} n'existe pas.").format(path=args.archive))
+    try:
+        with args.archive.open("rb") as handle:
+            loaded = docker.load_images(handle)
+    except (DaemonUnavailable, GraderTimeout):
+        raise
+    except InfrastructureError as exc:
+        raise GraderError(
+            _("Docker refuse l'archive {path} (écrite par « grader images save » ?) : {error}").format(
+                path=args.archive, error=exc
+            )
+        ) from exc
+    for image in loaded:
+        note = (
+            _(" (stand-in hors ligne, pas l'image officielle)")
+            if standin_of(docker.image_attrs(image))
+            else ""
+        )
+        print(for_terminal(_("Chargée : {image}").format(image=image) + note))
+    return EXIT_OK
+
+
+IMAGE_COMMANDS: dict[str, Callable[[argparse.Namespace, DockerAPI], int]] = {
+    "list": cmd_images_list,
+    "pull": cmd_images_pull,
+    "save": cmd_images_save,
+    "load": cmd_images_load,
+}
+
+
+def cmd_images(args: argparse.Namespace, docker: DockerAPI) -> int:
+    return IMAGE_COMMANDS[args.images_command](args, docker)
+
+
 def _terminate(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 
@@ -387,9 +579,12 @@ COMMANDS: dict[str, Callable[[argparse.Namespace, DockerAPI], int]] = {
     "kit": cmd_kit,
     "reference": cmd_reference,
     "clean": cmd_clean,
+    "images": cmd_images,
 }
 #: Commands that only read and write files: they work without Docker.
 OFFLINE = frozenset({"merge", "kit"})
+#: Commands that talk to the engine only: they work without Compose.
+ENGINE_ONLY = frozenset({"images"})
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -399,7 +594,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     docker = DockerAPI()
     try:
         if args.command not in OFFLINE:
-            _preflight(docker)
+            _preflight(docker, compose=args.command not in ENGINE_ONLY)
         return COMMANDS[args.command](args, docker)
     except KeyboardInterrupt:
         print(_("Interrompu : les conteneurs de cette correction ont été supprimés."), file=sys.stderr)

@@ -106,6 +106,8 @@ class Assignment:
     policy_allow: frozenset[str] = frozenset()
     #: Hidden checks left out of this copy (a student kit): counted, never shipped.
     hidden_checks: int = 0
+    #: The images grading needs (``images:``): what ``grader images`` pulls, saves and loads.
+    images: tuple[str, ...] = ()
 
     @property
     def hidden_count(self) -> int:
@@ -203,7 +205,21 @@ def load_assignment(directory: Path) -> Assignment:
         thresholds=_thresholds(raw.get("thresholds"), path),
         policy_allow=_policy_allow(raw.get("policy"), path),
         hidden_checks=int(raw.get("hidden_checks", 0)),
+        images=_images(raw.get("images"), path),
     )
+
+
+def _images(raw: Any, path: Path) -> tuple[str, ...]:
+    from .base_images import valid_reference  # a local import: it reads Compose files, assignments do not
+
+    if raw is None:
+        return ()
+    if not isinstance(raw, list) or not all(isinstance(image, str) for image in raw):
+        raise SpecError(f"{path}: images must be a list of image names (nginx, mysql:8, ...).")
+    invalid = [image for image in raw if not valid_reference(image)]
+    if invalid:
+        raise SpecError(f"{path}: images names {invalid}, which Docker would not read as image names.")
+    return tuple(raw)
 
 
 def _policy_allow(raw: Any, path: Path) -> frozenset[str]:

@@ -384,6 +384,73 @@ class DockerAPI:
             _ignore_missing(api.remove_image, image_id, force=True)
         return found
 
+    # -- images had once per batch, saved and loaded (harness.base_images, grader images) ----------
+    # The SDK's pull, save and load have no time limit, one name per archive, and no status
+    # check: these go one level down to the engine's own endpoints.
+
+    def pull_within(self, reference: str, timeout_s: float) -> str:
+        """Pull ``reference``, giving up after about ``timeout_s``; "" once it is pulled, else what
+        the engine answered (for :func:`harness.pulls.classify`). Raises :class:`GraderTimeout`."""
+        api = self.client.api
+        repository, tag = docker.utils.parse_repository_tag(reference)
+        registry, _name = docker.auth.resolve_repository_name(repository)
+        header = docker.auth.get_config_header(api, registry)
+        deadline = time.monotonic() + timeout_s
+        with _translated():
+            response = api._post(
+                api._url("/images/create"),
+                params={"fromImage": repository, "tag": tag or "latest"},
+                headers={"X-Registry-Auth": header} if header else {},
+                stream=True,
+                timeout=timeout_s,  # each read: a registry that sends nothing ends the pull too
+            )
+            try:
+                api._raise_for_status(response)
+                for event in api._stream_helper(response, decode=True):
+                    if isinstance(event, dict) and event.get("error"):
+                        return str(event["error"])
+                    if time.monotonic() > deadline:
+                        raise GraderTimeout(f"pulling {reference} took more than {timeout_s:.0f} s.")
+            except docker.errors.APIError as exc:
+                return str(exc.explanation or exc)
+            except GraderTimeout:
+                raise
+            except Exception as exc:  # a read that timed out or a cut stream, in urllib3's or requests' words
+                raise GraderTimeout(f"pulling {reference} stopped answering: {exc}") from exc
+            finally:
+                response.close()
+        return ""
+
+    @_boundary
+    def tag_image(self, source: str, target: str) -> None:
+        repository, tag = docker.utils.parse_repository_tag(target)
+        self.client.api.tag(source, repository, tag or "latest", force=True)
+
+    def save_images(self, references: list[str], target: Any) -> None:
+        """``docker save`` of every reference, as one archive, written into the binary file ``target``."""
+        api = self.client.api
+        with _translated():
+            response = api._get(api._url("/images/get"), params={"names": references}, stream=True)
+            for chunk in api._stream_raw_result(response, 1 << 20, False):
+                target.write(chunk)
+
+    def load_images(self, archive: Any) -> list[str]:
+        """``docker load`` of the binary file ``archive``; the names it loaded."""
+        api = self.client.api
+        loaded: list[str] = []
+        with _translated():
+            # No read time limit: the engine answers once it has read and stored the whole archive.
+            response = api._post(api._url("/images/load"), data=archive, stream=True, timeout=None)
+            api._raise_for_status(response)
+            for event in api._stream_helper(response, decode=True):
+                if isinstance(event, dict) and event.get("error"):
+                    raise InfrastructureError(f"docker load refused the archive: {event['error']}")
+                for line in str(event.get("stream", "") if isinstance(event, dict) else "").splitlines():
+                    for prefix in ("Loaded image:", "Loaded image ID:"):
+                        if line.startswith(prefix):
+                            loaded.append(line[len(prefix) :].strip())
+        return loaded
+
 
 def _ignore_missing(action: Callable[..., object], *args: object, **kwargs: object) -> None:
     """Run a removal; something already gone (removed by Compose meanwhile) is fine."""

@@ -25,6 +25,7 @@ from pathlib import Path
 
 from . import __version__
 from .assignment import Assignment, checks_root
+from .base_images import ImageOutcome, ImageSupply, class_images, unavailable_message
 from .buildcache import remove_build_caches
 from .docker_api import DockerAPI
 from .errors import GraderError, IntakeError
@@ -68,6 +69,17 @@ class Runner:
     _stopping: threading.Event = field(default_factory=threading.Event)
     #: Keys computed by plan(), each used once by the grade() of the same source.
     _planned_keys: dict[Path, str] = field(default_factory=dict)
+    #: The images gradings start from, each had once for all of them (prepare_images, grade).
+    images: ImageSupply = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.images = ImageSupply(self.docker, pull_timeout_s=self.assignment.limits.build_timeout_s)
+
+    def prepare_images(self, sources: Iterable[Path]) -> list[tuple[ImageOutcome, int]]:
+        """Before gradings start: every image the submissions name, looked up and, when absent,
+        pulled once; each with how many submissions need it."""
+        needs = class_images(sources, self.assignment)
+        return [(outcome, needs[outcome.image]) for outcome in self.images.ensure(needs)]
 
     def grade(
         self,
@@ -106,8 +118,12 @@ class Runner:
                     name, run_id, "error", message.format(kind=type(exc).__name__, error=str(exc)[:300])
                 )
             else:
-                progress = _Progress(Path(tmp) / "progress.jsonl", on_check, on_start)
-                result = self._run_checks(root, name, run_id, key, Path(tmp), out_dir, progress)
+                blocked = self.images.unavailable_for(root, self.assignment)
+                if blocked:
+                    result = self._every_check(name, run_id, "error", unavailable_message(blocked))
+                else:
+                    progress = _Progress(Path(tmp) / "progress.jsonl", on_check, on_start)
+                    result = self._run_checks(root, name, run_id, key, Path(tmp), out_dir, progress)
         result.duration_s = time.monotonic() - started
         result.key = key
         result.write(result_path)
