@@ -57,7 +57,8 @@ def test_a_dockerfile_that_does_not_build_fails_with_the_build_error(
 ) -> None:
     sub = reference_copy("typo")
     dockerfile = sub / "siteweb" / "Dockerfile"
-    dockerfile.write_text(dockerfile.read_text().replace("--no-install-recommends nginx", "nginx-absent"))
+    # A step that fails, as a student's typo in a package name would.
+    dockerfile.write_text(dockerfile.read_text() + "RUN apt-get install -y nginx-absent\n")
     done = run_grader("check", str(sub), "--out", str(tmp_path / "out"), *SITEWEB, "--lang", "en")
     assert done.returncode == 1, done.stdout + done.stderr
     checks = _checks(tmp_path / "out")
