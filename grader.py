@@ -356,7 +356,8 @@ def _prepare_images(runner: Runner, sources: list[Path], console: Console) -> No
                 file=sys.stderr,
             )
     present = sum(1 for outcome, _count in prepared if outcome.state in ("present", "pulled"))
-    say(console, _("{n} images prêtes sur {total}.").format(n=present, total=len(prepared)))
+    if prepared:
+        say(console, _("Images prêtes : {n} sur {total}.").format(n=present, total=len(prepared)))
 
 
 def cmd_merge(args: argparse.Namespace, docker: DockerAPI) -> int:
