@@ -31,8 +31,10 @@ def test_dockerfiles_have_no_hadolint_errors(grading: Grading) -> None:
     )
     assert dockerfiles, _("Aucun Dockerfile dans la remise.")
     command = [_hadolint(), "-f", "json", "--no-fail", "--disable-ignore-pragma", "-c", str(CONFIG)]
+    # Paths are the student's: "--" and a "./" prefix so that none is ever read as an option
+    # (a folder named "-o/etc/profile.d" would otherwise tell hadolint where to write its report).
     done = subprocess.run(
-        [*command, *(str(p.relative_to(root)) for p in dockerfiles)],
+        [*command, "--", *(f"./{p.relative_to(root).as_posix()}" for p in dockerfiles)],
         cwd=root,
         capture_output=True,
         text=True,
@@ -40,13 +42,19 @@ def test_dockerfiles_have_no_hadolint_errors(grading: Grading) -> None:
         check=False,
     )
     try:
-        findings = json.loads(done.stdout or "[]")
-    except json.JSONDecodeError as exc:
-        raise InfrastructureError(f"hadolint did not print JSON: {done.stderr.strip()[:200]}") from exc
+        findings = json.loads(done.stdout)
+        if done.returncode != 0 or not isinstance(findings, list):
+            raise ValueError(f"exit code {done.returncode}")
+    except ValueError as exc:  # JSONDecodeError included: no answer is not "no findings"
+        raise InfrastructureError(
+            f"hadolint did not answer with its JSON report ({exc}): {done.stderr.strip()[:200]}"
+        ) from exc
+    for finding in findings:
+        finding["file"] = str(finding["file"]).removeprefix("./")
     lines = [f"{f['file']}:{f['line']} {f['level']} {f['code']} : {f['message']}" for f in findings]
     errors = [f for f in findings if f.get("level") == "error"]
     for finding in errors:
-        grading.locate(str(finding["file"]), int(finding["line"]))
+        grading.locate(finding["file"], int(finding["line"]))
     assert not errors, _(
         "hadolint signale des erreurs (notion : bonnes pratiques Dockerfile) :\n{lines}"
     ).format(lines="\n".join(lines))
