@@ -32,8 +32,13 @@ _PLUGIN_DIRS = (
 )
 _KEPT_ENV = frozenset(
     {"PATH", "HOME", "USER", "LANG", "LC_ALL", "TMPDIR", "TEMP", "TMP", "XDG_RUNTIME_DIR",
-     "SYSTEMROOT", "SystemRoot", "USERPROFILE", "APPDATA", "LOCALAPPDATA", "PROGRAMDATA", "ProgramData"}
+     "SYSTEMROOT", "SystemRoot", "USERPROFILE", "APPDATA", "LOCALAPPDATA", "PROGRAMDATA", "ProgramData",
+     # How to reach the engine, and nothing else of Docker's (DOCKER_AUTH_CONFIG holds credentials).
+     "DOCKER_HOST", "DOCKER_CONTEXT", "DOCKER_CONFIG", "DOCKER_CERT_PATH", "DOCKER_TLS_VERIFY",
+     "DOCKER_API_VERSION", "DOCKER_BUILDKIT", "DOCKER_DEFAULT_PLATFORM"}
 )  # fmt: skip
+#: What ``compose config`` sees of the environment: a fixed PATH (the binary is called by its path).
+_BARE_ENV = {"PATH": "/usr/bin:/bin"}
 
 
 @dataclass(frozen=True)
@@ -81,16 +86,11 @@ class ComposeCLI:
     ) -> CommandResult:
         """Run Compose; ``stop_when`` sees each output line (and ``None`` twice a second) and
         ends the command early by returning True, once the caller knows what it needed.
-        ``bare_env`` leaves Compose nothing of the environment but ``PATH``."""
+        ``bare_env`` leaves Compose nothing of the grader's environment (a fixed ``PATH``)."""
         # Only what Compose needs to reach the engine: `${VAR}` in a student's file must not
         # read the grader's environment (tokens, paths, CI secrets). Reading a file (``config``)
         # needs the engine not at all: then PATH alone.
-        kept = ("PATH",) if bare_env else None
-        env = {
-            k: v
-            for k, v in os.environ.items()
-            if (k in kept if kept else k in _KEPT_ENV or k.startswith("DOCKER_"))
-        }
+        env = dict(_BARE_ENV) if bare_env else {k: v for k, v in os.environ.items() if k in _KEPT_ENV}
         env.update(COMPOSE_ANSI="never", BUILDKIT_PROGRESS="plain", DOCKER_CLI_HINTS="false")
         # Compose fetches `include:` from OCI registries and git repositories: never for a submission.
         env.update(COMPOSE_EXPERIMENTAL_OCI_REMOTE="false", COMPOSE_EXPERIMENTAL_GIT_REMOTE="false")

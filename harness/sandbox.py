@@ -101,6 +101,11 @@ def namespace(
             port["host_ip"] = "127.0.0.1"
             port.pop("published", None)
         _limit(service, limits)
+        # `environment: [NAME]` (no value) would take NAME from the environment Compose runs in,
+        # the grader's: such a variable is left unset in the container instead.
+        environment = service.get("environment")
+        if isinstance(environment, dict):
+            service["environment"] = {k: v for k, v in environment.items() if v is not None}
         if not writable_binds:
             # The grader reads and writes the submission's copy: a container must not plant a file or
             # a link there (a writable bind of `..` could turn a file the grader writes into a link).

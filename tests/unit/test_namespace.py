@@ -183,3 +183,9 @@ def test_a_restart_policy_is_kept_with_a_cap_on_restarts(service: dict[str, Any]
     out = namespace(model, project="p", run_id="abc", limits=Limits(max_restarts=5))
     assert out["services"]["api"]["restart"] == runs
     assert "restart_policy" not in (out["services"]["api"].get("deploy") or {})
+
+
+def test_a_variable_named_without_a_value_is_not_taken_from_the_graders_environment() -> None:
+    model = {"services": {"api": {"image": "x", "environment": {"DOCKER_PASSWORD": None, "MODE": "prod"}}}}
+    out = namespace(model, project="p", run_id="abc", limits=LIMITS)
+    assert out["services"]["api"]["environment"] == {"MODE": "prod"}
