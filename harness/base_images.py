@@ -37,7 +37,7 @@ from .dockerfile import DOCKER_HUB, image_references, parse, pull_allowed, regis
 from .errors import GraderError, GraderTimeout, SubmissionError
 from .i18n import _, ngettext
 from .intake import intake
-from .pulls import classify
+from .pulls import classify, undeclared_loopback
 
 if TYPE_CHECKING:
     from .docker_api import DockerAPI
@@ -313,6 +313,8 @@ class ImageSupply:
         # The engine's answer to a pull, written as a build log names it, for harness.pulls to read.
         problem = classify(f"Step 1/1 : FROM {image}\nError response from daemon: {answer}")
         state: ImageState = problem.kind if problem is not None else "left"
+        if state == "unavailable" and undeclared_loopback(image):
+            state = "left"  # nothing of the grader's there: the grading says it is the student's mistake
         return ImageOutcome(image, state, answer.strip().splitlines()[0][:300] if answer.strip() else "")
 
     def unavailable_for(self, root: Path, assignment: Assignment) -> list[ImageOutcome]:

@@ -31,7 +31,7 @@ from .errors import (
 )
 from .i18n import _
 from .policy import enforce, enforce_file_references
-from .pulls import classify
+from .pulls import classify, undeclared_loopback
 from .sandbox import namespace
 
 COMPOSE_FILENAMES = ("compose.yaml", "compose.yml", "docker-compose.yaml", "docker-compose.yml")
@@ -182,7 +182,8 @@ class ComposeProject:
     ) -> CommandResult:
         """Run Compose on the project; the engine running out of capacity is never the student's fault."""
         result = self._compose_raw(*args, timeout=timeout, stop_when=stop_when)
-        if result.returncode != 0 and EngineCapacity.found_in(result.output):
+        # A build's log holds what the student's steps print: it never says the engine is full.
+        if result.returncode != 0 and args[0] != "build" and EngineCapacity.found_in(result.output):
             raise EngineCapacity()
         return result
 
@@ -304,6 +305,14 @@ class ComposeProject:
         if problem is None:
             return
         image = problem.image or self._source_image(problem.service)
+        if problem.kind == "unavailable" and undeclared_loopback(image):
+            raise kind(
+                _(
+                    "Le registre de l'image « {image} » ne répond pas : c'est une adresse de la machine que le "
+                    "correcteur ne connaît pas. Vérifiez le nom de l'image (notion : FROM et image:)."
+                ).format(image=image),
+                details=key_lines(output, limit=4),
+            )
         if problem.kind == "unavailable":
             raise RegistryUnavailable(
                 f"the image {image or '(unnamed)'} could not be pulled: its registry cannot be reached, "

@@ -234,7 +234,13 @@ class Grading:
 
     def scratch_dir(self, name: str) -> Path:
         """A fresh folder inside the submission's private copy, for what the grader plants there."""
-        scratch = self.private_path(".grader")
+        scratch = self.submission / ".grader"
+        if scratch.is_symlink() or (scratch.exists() and not scratch.is_dir()):
+            raise SubmissionError(
+                _(
+                    "« .grader » est réservé au correcteur : retirez-le de la remise (c'est un lien ou un fichier)."
+                )
+            )
         scratch.mkdir(exist_ok=True)
         path = self.private_path(scratch / name)
         path.mkdir(exist_ok=False)

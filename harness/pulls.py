@@ -15,9 +15,12 @@ prints a registry error must not turn the student's failed build into a regraded
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass
 from typing import Literal
+
+from .dockerfile import listed_registries, registry_host
 
 PullKind = Literal["missing", "unavailable"]
 
@@ -129,3 +132,18 @@ def _clean(image: str) -> str:
         if image.startswith(prefix):
             return image[len(prefix) :]
     return image
+
+
+def undeclared_loopback(image: str) -> bool:
+    """Whether ``image`` names a registry on this machine's loopback that the instructor did not name
+    with its port (``GRADER_REGISTRY_HOSTS``, ``GRADER_REGISTRY_MIRROR``): nothing of the grader's
+    listens there, so a registry that does not answer is the student's mistake, not the machine's."""
+    host = registry_host(image)
+    bare = (
+        host[: host.index("]") + 1]
+        if host.startswith("[") and "]" in host
+        else host.rpartition(":")[0] or host
+    )
+    loopback = bare in ("localhost", "[::1]") or bare.startswith("127.")
+    declared = host in listed_registries() or host == os.environ.get("GRADER_REGISTRY_MIRROR", "").strip()
+    return loopback and not declared

@@ -69,3 +69,10 @@ def test_a_link_to_a_folder_above_the_copy_is_not_followed(grading: Grading, hos
     with pytest.raises(SubmissionError):
         grading.write_bytes("part/up/passwd", b"pwned")
     assert host_file.read_text() == "root:x:0:0\n"
+
+
+def test_a_grader_folder_that_is_a_link_inside_the_copy_is_refused(grading: Grading) -> None:
+    """A `.grader -> part` link would make a scratch copy of the part copy itself into itself."""
+    (grading.submission / ".grader").symlink_to("part", target_is_directory=True)
+    with pytest.raises(SubmissionError, match="réservé au correcteur"):
+        grading.scratch_dir("dockerignore")

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.pulls import PullProblem, classify
+from harness.pulls import PullProblem, classify, undeclared_loopback
 
 LOGS = Path(__file__).parent / "pull_logs"
 
@@ -133,3 +133,16 @@ def test_messages_of_current_releases(line: str, kind: str, image: str) -> None:
 )
 def test_other_build_failures_are_no_pull_problem(log: str) -> None:
     assert classify(log) is None
+
+
+def test_a_loopback_registry_is_the_students_unless_the_instructor_named_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("GRADER_REGISTRY_HOSTS", "127.0.0.1,localhost,127.0.0.1:5000")
+    assert undeclared_loopback("127.0.0.1:9/x:1")
+    assert undeclared_loopback("localhost:5001/x")
+    assert undeclared_loopback("[::1]:5000/x")
+    assert not undeclared_loopback("127.0.0.1:5000/x:1"), "named with its port: the machine's registry"
+    assert not undeclared_loopback("nginx:latest")
+    monkeypatch.setenv("GRADER_REGISTRY_MIRROR", "127.0.0.1:5002")
+    assert not undeclared_loopback("127.0.0.1:5002/library/nginx:latest")
