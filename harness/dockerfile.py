@@ -21,7 +21,10 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 
 #: A parser directive; BuildKit also looks for ``// syntax=`` when it picks the frontend.
-_DIRECTIVE = re.compile(r"^(?:#|//)[ \t]*([a-zA-Z][a-zA-Z0-9]*)[ \t]*=[ \t]*(.+?)[ \t]*$")
+#: BuildKit's own pattern; its ``\s`` is Go's: tab, newline, form feed, carriage return and space.
+_DIRECTIVE = re.compile(
+    r"^(?:#|//)[\t\n\f\r ]*([a-zA-Z][a-zA-Z0-9]*)[\t\n\f\r ]*=[\t\n\f\r ]*(.+?)[\t\n\f\r ]*$"
+)
 _WHITESPACE = re.compile(r"[\t\v\f\r ]+")
 _HEREDOC = re.compile(r"^(\d*)<<(-?)([^<]*)$")
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")

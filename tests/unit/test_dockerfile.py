@@ -79,6 +79,12 @@ def test_parser_directives_are_read_at_the_top_only() -> None:
     assert parse("FROM x\n# syntax=late\n", heredocs=False).directives == {}
 
 
+@pytest.mark.parametrize("space", ["\f", "\t", " \f ", "\r"])
+def test_a_directive_with_any_of_buildkits_spaces_is_read_as_buildkit_reads_it(space: str) -> None:
+    text = f"#{space}syntax{space}={space}127.0.0.1:1/frontend:1\nFROM x\n"
+    assert parse(text, heredocs=False).directives == {"syntax": "127.0.0.1:1/frontend:1"}
+
+
 def test_builder_flags_with_quotes_and_with_their_value_as_the_next_word() -> None:
     assert split_flags('--mount="type=cache,target=/a b" --network=none echo hi') == (
         "echo hi",
