@@ -21,7 +21,7 @@ from typing import Any
 
 import yaml
 
-from .errors import ComposeFileError, PolicyViolation
+from .errors import ComposeFileError, GraderError, PolicyViolation
 from .i18n import _
 
 #: Compose files, env files, label files and .env files: none of a lab's comes near this.
@@ -37,8 +37,20 @@ _REMOTE = re.compile(r"^([a-z][a-z0-9+.-]*://|git@|git::|oci:)", re.IGNORECASE)
 RULE = "file_reference"
 
 
+#: The only YAML tags Compose reads as Compose (compose-go's merge tags): with any other,
+#: PyYAML and Compose's Go parser build different values (``!!binary`` is bytes here, a path there).
+COMPOSE_TAGS = frozenset({"!reset", "!override"})
+
+
 class _TooDeep(yaml.YAMLError):
     pass
+
+
+class _ForeignTag(yaml.YAMLError):
+    def __init__(self, tag: str, line: int) -> None:
+        super().__init__(tag)
+        self.tag = tag.replace("tag:yaml.org,2002:", "!!", 1)
+        self.line = line
 
 
 class _Loader(yaml.SafeLoader):
@@ -65,6 +77,10 @@ class _Loader(yaml.SafeLoader):
             node.value = [pair for index, pair in enumerate(node.value) if index in kept]
 
     def compose_node(self, parent: Any, index: Any) -> Any:  # the composer recurses once per level
+        event = self.peek_event()  # type: ignore[no-untyped-call]
+        tag = getattr(event, "tag", None)  # None when the file writes no tag (an alias has none)
+        if tag is not None and tag not in COMPOSE_TAGS:
+            raise _ForeignTag(tag, event.start_mark.line + 1)
         self._depth += 1
         try:
             if self._depth > MAX_DEPTH:
@@ -74,8 +90,8 @@ class _Loader(yaml.SafeLoader):
             self._depth -= 1
 
 
-def _any_tag(loader: yaml.SafeLoader, _suffix: str, node: yaml.Node) -> Any:
-    """Compose reads a local tag (``!reset []``, ``!override``) as the value it tags."""
+def _compose_tag(loader: yaml.SafeLoader, node: yaml.Node) -> Any:
+    """Compose reads its own tags (``!reset []``, ``!override {...}``) as the value they tag."""
     if isinstance(node, yaml.MappingNode):
         return loader.construct_mapping(node)
     if isinstance(node, yaml.SequenceNode):
@@ -83,7 +99,8 @@ def _any_tag(loader: yaml.SafeLoader, _suffix: str, node: yaml.Node) -> Any:
     return loader.construct_scalar(node)  # type: ignore[arg-type]
 
 
-_Loader.add_multi_constructor("!", _any_tag)
+for _tag in COMPOSE_TAGS:
+    _Loader.add_constructor(_tag, _compose_tag)
 
 
 def _expanded(value: Any) -> tuple[int, int]:
@@ -152,12 +169,27 @@ class _Reader:
     def refuse(self, where: str, value: str, sentence: str) -> None:
         self.sources.refusals.append((RULE, sentence.format(where=where, path=value)))
 
+    def text(self, where: str, value: Any) -> bool:
+        """Whether ``value``, at a key that names a file, is a string; else a refusal.
+
+        PyYAML and Compose's Go parser read plain scalars differently (``on``, ``1_000``,
+        ``2001-01-01`` are a boolean, a number, a date here and a file name there): the grader
+        would prove one file while Compose reads another.
+        """
+        if value is None or isinstance(value, str):
+            return True
+        self.refuse(where, str(value)[:80], _(
+            "« {where}: {path} » doit nommer un fichier par un texte : écrivez le chemin entre "
+            "guillemets, par exemple « \"config/app.env\" »."
+        ))  # fmt: skip
+        return False
+
     def resolve(
         self, where: str, value: Any, bases: tuple[Path, ...], *, folder: bool = False
     ) -> Path | None:
         """The file ``value`` names, when it provably lies inside the submission; else a refusal and None."""
-        if not isinstance(value, str) or not value:
-            return None  # not a path at all: Compose says what is wrong with it
+        if not self.text(where, value) or not value:
+            return None  # no path at all: Compose says what is wrong with it
         if "$" in value or value.startswith("~"):
             self.refuse(where, value, _(
                 "« {where}: {path} » dépend d'une variable ou du dossier personnel (« $ », « ~ ») : "
@@ -239,12 +271,25 @@ class _Reader:
                     file=origin, depth=MAX_DEPTH
                 )
             ) from None
+        except _ForeignTag as exc:
+            raise _cap_error(
+                _(
+                    "Le fichier {file} (ligne {line}) porte l'étiquette YAML « {tag} », que Docker Compose ne "
+                    "lit pas comme le correcteur : seules « !reset » et « !override » sont permises ; "
+                    "écrivez la valeur sans étiquette."
+                ).format(file=origin, line=exc.line, tag=exc.tag)
+            ) from None
         except yaml.YAMLError as exc:
             mark = getattr(exc, "problem_mark", None)
             where = f" (ligne {mark.line + 1})" if mark is not None else ""
-            problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+            problem = getattr(exc, "problem", None) or (str(exc).splitlines() or [""])[0]
             raise ComposeFileError(
                 _("Docker Compose refuse le fichier {file}.").format(file=origin), details=f"{problem}{where}"
+            ) from None
+        except Exception as exc:  # PyYAML's constructors raise more than YAMLError on odd values
+            raise ComposeFileError(
+                _("Docker Compose refuse le fichier {file}.").format(file=origin),
+                details=f"{type(exc).__name__}: {exc}"[:200],
             ) from None
         for document in documents:
             nodes, depth = _expanded(document)
@@ -264,20 +309,11 @@ class _Reader:
         self.dotenv(project_dir)
         for entry in _as_list(document.get("include")):
             spec = entry if isinstance(entry, dict) else {"path": entry}
-            included = [p for p in _as_list(spec.get("path")) if isinstance(p, str)]
-            directory = spec.get("project_directory")
-            own_dir = (
-                self.resolve(f"{prefix}include.project_directory", directory, bases, folder=True)
-                if directory
-                else None
-            )
             for value in _as_list(spec.get("env_file")):
                 self.resolve(f"{prefix}include.env_file", value, bases)
-            for value in included:
-                found = self.resolve(f"{prefix}include", value, bases)
-                if found is not None and found.is_file():
-                    self.load(found, own_dir or found.parent)
+            self.include(spec, bases, prefix)
         for name, service in _mapping(document.get("services")):
+            self.build_paths(f"{prefix}{name}", service.get("build"))
             for key in ("env_file", "label_file"):
                 for item in _as_list(service.get(key)):
                     value = item.get("path") if isinstance(item, dict) else item
@@ -287,6 +323,52 @@ class _Reader:
                 found = self.resolve(f"{prefix}{name}.extends.file", extends["file"], bases)
                 if found is not None and found.is_file():
                     self.load(found, found.parent)
+        for kind in ("secrets", "configs"):
+            for name, item in _mapping(document.get(kind)):
+                self.text(f"{prefix}{kind}.{name}.file", item.get("file"))
+
+    def include(self, spec: dict[str, Any], bases: tuple[Path, ...], prefix: str) -> None:
+        """Load the files of one ``include`` entry from the one folder Compose resolves them from.
+
+        Compose resolves every relative path of an included project (``extends.file``, nested
+        ``include``, ``env_file``) from its project folder: ``project_directory``, else the folder
+        of its first file, even for the files listed after it. The grader proves paths from each
+        file's own folder, so an included project must live in one folder: a ``project_directory``
+        elsewhere, or a later file in another folder, is refused.
+        """
+        own_dir: Path | None = None
+        directory = spec.get("project_directory")
+        if directory is not None:
+            own_dir = self.resolve(f"{prefix}include.project_directory", directory, bases, folder=True)
+            if own_dir is None:
+                return
+        for value in _as_list(spec.get("path")):
+            found = self.resolve(f"{prefix}include", value, bases)
+            if found is None:
+                continue
+            folder = Path(os.path.realpath(found.parent))
+            if own_dir is None:
+                own_dir = folder
+            elif Path(os.path.realpath(own_dir)) != folder:
+                self.refuse(f"{prefix}include", str(value), _(
+                    "« {where}: {path} » n'est pas dans le dossier de projet de l'inclusion "
+                    "(project_directory, ou le dossier du premier fichier) : Compose y chercherait ses "
+                    "chemins relatifs ; placez le fichier dans ce dossier ou retirez project_directory."
+                ))  # fmt: skip
+                continue
+            if found.is_file():
+                self.load(found, found.parent)
+
+    def build_paths(self, where: str, build: Any) -> None:
+        """The folders and Dockerfile a build names, as strings (the resolved model proves them inside)."""
+        if not isinstance(build, dict):
+            self.text(f"{where}.build", build)
+            return
+        for key in ("context", "dockerfile"):
+            self.text(f"{where}.build.{key}", build.get(key))
+        extra = build.get("additional_contexts")
+        for item in extra.values() if isinstance(extra, dict) else _as_list(extra):
+            self.text(f"{where}.build.additional_contexts", item)
 
 
 def _as_list(value: Any) -> list[Any]:
@@ -310,6 +392,14 @@ def read_sources(compose_file: Path, root: Path) -> Sources:
     """
     reader = _Reader(root, compose_file)
     shown = _relative(compose_file, root)
-    if reader.resolve(shown, shown, (root,), folder=True) is not None:  # its size: load() says
-        reader.load(compose_file, compose_file.parent)
+    try:
+        if reader.resolve(shown, shown, (root,), folder=True) is not None:  # its size: load() says
+            reader.load(compose_file, compose_file.parent)
+    except GraderError:
+        raise
+    except Exception as exc:  # a file Compose cannot read either: the submission's fault, never a crash
+        raise ComposeFileError(
+            _("Docker Compose refuse le fichier {file}.").format(file=shown),
+            details=f"{type(exc).__name__}: {exc}"[:200],
+        ) from None
     return reader.sources

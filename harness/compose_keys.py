@@ -59,13 +59,18 @@ def _refused(why: str, rule: str = "") -> Key:
 #: Containers per service (``scale``, ``deploy.replicas``): each one has the full per-container limits.
 MAX_REPLICAS = 3
 _REPLICAS = f"At most {MAX_REPLICAS} containers per service: each has the full per-container limits."
+#: Networks per project (the default one included): a lab needs two or three.
+MAX_NETWORKS = 8
 _SWARM = "Swarm only: Compose ignores it."
 _LIMIT = "The grader's limit applies; the submission's own value is kept when it is stricter."
 _FIXED_ADDRESS = (
     "Fixed subnets and addresses can overlap the machine's own networks (cutting it off from them) "
     "or another grading's network; Docker picks free ones instead."
 )
-_FILE = "Read by `compose config`: must be a bounded file inside the submission, named without `$` or `~`."
+_FILE = (
+    "Read by `compose config`: must be a bounded file inside the submission, named by a plain string "
+    "(not a number, date or boolean, which PyYAML and Compose read differently) without `$` or `~`."
+)
 
 #: The levels of the model and their keys. "top" is the file itself.
 LEVELS: dict[str, dict[str, Key]] = {
@@ -80,7 +85,13 @@ LEVELS: dict[str, dict[str, Key]] = {
             "list",
         ),
         "services": _allowed("The services.", "service", "map"),
-        "networks": _allowed("Project networks.", "network", "map"),
+        "networks": _capped(
+            f"At most {MAX_NETWORKS} networks per project: each takes a subnet from the address pools "
+            "every grading on the engine shares.",
+            "networks",
+            "network",
+            "map",
+        ),
         "volumes": _allowed("Named volumes.", "volume", "map"),
         "secrets": _allowed("Secrets.", "secret", "map"),
         "configs": _allowed("Configs.", "config", "map"),
@@ -89,7 +100,13 @@ LEVELS: dict[str, dict[str, Key]] = {
     "include": {
         "path": _checked(_FILE, "file_reference"),
         "env_file": _checked(_FILE, "file_reference"),
-        "project_directory": _checked("Must be a folder inside the submission.", "file_reference"),
+        "project_directory": _checked(
+            "Must be the folder of the included file: Compose resolves every relative path of the "
+            "included project (extends, nested include, env_file) from it, for each of its files, "
+            "and the grader proves them from each file's own folder. For the same reason every file "
+            "of one include entry must sit in that folder.",
+            "file_reference",
+        ),
     },
     "service": {
         # What the course's services are made of.

@@ -17,11 +17,11 @@ from pathlib import Path
 from typing import Any
 
 from .compose_files import read_sources
-from .compose_keys import LEVELS, MAX_REPLICAS, RULES
+from .compose_keys import LEVELS, MAX_NETWORKS, MAX_REPLICAS, RULES
 from .errors import PolicyViolation
 from .i18n import _
 
-__all__ = ["MAX_REPLICAS", "RULES", "enforce", "enforce_file_references", "violations"]
+__all__ = ["MAX_NETWORKS", "MAX_REPLICAS", "RULES", "enforce", "enforce_file_references", "violations"]
 
 _DOCKER_SOCKETS = ("docker.sock", "docker.pid", "containerd.sock")
 _JOINABLE = ("service:",)  # another service of the same project: fine
@@ -116,6 +116,13 @@ def _at_most(rule: str, cap: int) -> _Check:
     return check
 
 
+def _few_networks(value: Any, _owner: dict[str, Any], place: _Place) -> Iterator[Refusal]:
+    if isinstance(value, dict) and len(value) > MAX_NETWORKS:
+        yield "networks", _("{where} : le projet déclare {count} réseaux ; le bac à sable en permet au plus {cap}, le réseau « default » compris : regroupez vos services sur moins de réseaux.").format(
+            where=place.where, count=len(value), cap=MAX_NETWORKS
+        )  # fmt: skip
+
+
 def _number(value: Any) -> float:
     try:
         return float(value)
@@ -205,6 +212,7 @@ def _file_source(value: Any, _owner: dict[str, Any], place: _Place) -> Iterator[
 
 
 CHECKS: dict[tuple[str, str], _Check] = {
+    ("top", "networks"): _few_networks,
     ("service", "network_mode"): _namespace_mode(("", "none", "bridge", "default")),
     ("service", "pid"): _namespace_mode(("", "private")),
     ("service", "ipc"): _namespace_mode(("", "private", "shareable", "none")),

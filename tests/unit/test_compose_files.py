@@ -235,3 +235,117 @@ def test_normalize_never_runs_compose_on_a_refused_project(tmp_path: Path) -> No
     compose_file.write_text("services:\n  a:\n    image: x\n")
     normalize(cli, compose_file, "p", root=root)  # type: ignore[arg-type]
     assert len(cli.calls) == 1
+
+
+@pytest.mark.parametrize(
+    ("compose", "tag"),
+    [
+        ("services:\n  a:\n    image: x\n    env_file: !!binary L2V0Yy9zaGFkb3c=\n", "!!binary"),
+        ("services:\n  a:\n    image: x\n    env_file: !!omap [{path: /etc/shadow}]\n", "!!omap"),
+        ("services:\n  a:\n    image: x\n    env_file: !!pairs [{path: /etc/shadow}]\n", "!!pairs"),
+        ("x-note: !!timestamp not-a-date\nservices: {}\n", "!!timestamp"),
+        ("services:\n  a:\n    image: !!str x\n", "!!str"),
+        ("services:\n  a:\n    image: !env x\n", "!env"),
+        ("services:\n  ? !!binary YQ==\n  : {image: x}\n", "!!binary"),
+        ("%TAG !e! tag:example.com,2000:\n---\nservices: !e!thing {}\n", "tag:example.com,2000:thing"),
+        ("!!python/object/apply:os.system [id]\n", "!!python/object/apply:os.system"),
+    ],
+)
+def test_yaml_tags_other_than_compose_s_own_are_refused(tmp_path: Path, compose: str, tag: str) -> None:
+    """PyYAML reads ``!!binary`` as bytes and ``!!omap`` as pairs; Compose's parser reads a path."""
+    compose_file, root = _part(tmp_path, compose)
+    assert f"l'étiquette YAML « {tag} »" in _refusal(compose_file, root)
+
+
+@pytest.mark.parametrize(
+    ("compose", "key"),
+    [
+        ("services:\n  a:\n    image: x\n    env_file: on\n", "a.env_file: True"),
+        ("services:\n  a:\n    image: x\n    env_file: [2001-01-01]\n", "a.env_file: 2001-01-01"),
+        ("services:\n  a:\n    image: x\n    env_file: [{path: 1_000}]\n", "a.env_file: 1000"),
+        ("services:\n  a:\n    image: x\n    label_file: 1.5\n", "a.label_file: 1.5"),
+        ("services:\n  a:\n    extends: {file: yes, service: b}\n", "a.extends.file: True"),
+        ("include:\n  - 12\n", "include: 12"),
+        ("include:\n  - path: [base.yaml, 1:20]\n", "include: 80"),
+        ("include:\n  - path: base.yaml\n    env_file: [off]\n", "include.env_file: False"),
+        ("include:\n  - path: base.yaml\n    project_directory: 7\n", "include.project_directory: 7"),
+        ("services:\n  a:\n    build: 2001-01-01\n", "a.build: 2001-01-01"),
+        ("services:\n  a:\n    build: {context: 0x10}\n", "a.build.context: 16"),
+        ("services:\n  a:\n    build: {context: ., dockerfile: [D]}\n", "a.build.dockerfile: ['D']"),
+        (
+            "services:\n  a:\n    build: {context: ., additional_contexts: {b: 1.5}}\n",
+            "a.build.additional_contexts: 1.5",
+        ),
+        ("secrets:\n  s:\n    file: on\n", "secrets.s.file: True"),
+        ("configs:\n  c:\n    file: 2001-01-01\n", "configs.c.file: 2001-01-01"),
+    ],
+)
+def test_a_key_that_names_a_file_takes_a_string_only(tmp_path: Path, compose: str, key: str) -> None:
+    """PyYAML reads ``on`` or ``2001-01-01`` as a boolean or a date; Compose reads a file of that name."""
+    compose_file, root = _part(tmp_path, compose, **{"base.yaml": "services: {}\n"})
+    details = _refusal(compose_file, root)
+    assert f"« {key} » doit nommer un fichier par un texte" in details
+
+
+def test_an_included_project_directory_elsewhere_is_refused(tmp_path: Path) -> None:
+    """Compose reads ``other/base.yaml`` (from project_directory), not ``sub/base.yaml`` beside the file."""
+    compose_file, root = _part(
+        tmp_path,
+        "include:\n  - path: sub/inc.yaml\n    project_directory: other\n",
+        **{
+            "sub__inc.yaml": "services:\n  w:\n    extends: {file: base.yaml, service: b}\n",
+            "sub__base.yaml": "services:\n  b:\n    image: x\n",
+            "other__base.yaml": "services:\n  b:\n    image: x\n    env_file: /etc/shadow\n",
+        },
+    )
+    details = _refusal(compose_file, root)
+    assert "« include: sub/inc.yaml » n'est pas dans le dossier de projet de l'inclusion" in details
+    assert "etudiants/other/base.yaml" not in read_sources(compose_file, root).documents.__repr__()
+
+
+def test_a_later_file_of_an_include_entry_must_share_the_first_one_s_folder(tmp_path: Path) -> None:
+    """Compose resolves ``over/over.yaml``'s relative paths from ``sub/``, the first file's folder."""
+    compose_file, root = _part(
+        tmp_path,
+        "include:\n  - path: [sub/inc.yaml, over/over.yaml]\n",
+        **{
+            "sub__inc.yaml": "services:\n  w:\n    image: x\n",
+            "over__over.yaml": "services:\n  w:\n    extends: {file: base.yaml, service: b}\n",
+            "over__base.yaml": "services:\n  b:\n    image: x\n",
+            "sub__base.yaml": "services:\n  b:\n    image: x\n    env_file: /etc/shadow\n",
+        },
+    )
+    assert "« include: over/over.yaml » n'est pas dans le dossier de projet" in _refusal(compose_file, root)
+
+
+def test_a_project_directory_that_is_the_included_file_s_folder_is_fine(tmp_path: Path) -> None:
+    compose_file, root = _part(
+        tmp_path,
+        "include:\n  - path: [sub/inc.yaml, sub/over.yaml]\n    project_directory: sub\n",
+        **{
+            "sub__inc.yaml": "services:\n  w:\n    extends: {file: base.yaml, service: b}\n",
+            "sub__over.yaml": "services:\n  w:\n    environment: [A=1]\n",
+            "sub__base.yaml": "services:\n  b:\n    image: x\n",
+        },
+    )
+    enforce_file_references(compose_file, root)
+    origins = [origin for origin, _document in read_sources(compose_file, root).documents]
+    assert "etudiants/sub/base.yaml" in origins
+
+
+def test_any_error_while_reading_a_file_is_the_submission_s_refusal(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """PyYAML's constructors raise more than YAMLError: never a traceback that stops a batch."""
+    compose_file, root = _part(tmp_path, "services: {}\n")
+
+    def constructor_bug(*_args: object, **_kwargs: object) -> object:
+        raise AttributeError("'NoneType' object has no attribute 'group'")
+
+    monkeypatch.setattr("harness.compose_files.yaml.load_all", constructor_bug)
+    with pytest.raises(ComposeFileError, match=r"refuse le fichier etudiants/compose\.yaml") as caught:
+        enforce_file_references(compose_file, root)
+    assert "AttributeError" in caught.value.details
+    monkeypatch.setattr("harness.compose_files._Reader.parse", constructor_bug)
+    with pytest.raises(ComposeFileError, match=r"refuse le fichier etudiants/compose\.yaml"):
+        enforce_file_references(compose_file, root)

@@ -9,7 +9,7 @@ import pytest
 
 from harness.compose_cli import compose_command
 from harness.errors import ComposeUnavailable, PolicyViolation
-from harness.policy import RULES, enforce, violations
+from harness.policy import MAX_NETWORKS, RULES, enforce, violations
 
 ROOT = Path("/sub/alice")
 REPO = Path(__file__).parents[2]
@@ -283,3 +283,15 @@ def test_the_course_samples_pass_the_allowlist_as_compose_resolves_them(part: Pa
 
 def _found_in(model: dict[str, Any], root: Path) -> list[tuple[str, str]]:
     return list(violations(model, root))
+
+
+def test_a_project_may_declare_a_few_networks_but_not_many() -> None:
+    """Each network takes a subnet from the address pools every grading on the engine shares."""
+    few = {"services": {"api": {"image": "x"}}, "networks": {f"n{i}": {} for i in range(MAX_NETWORKS)}}
+    assert _found(few) == []
+    many = {**few, "networks": {f"n{i}": {} for i in range(100)}}
+    assert _found(many) == [
+        f"le fichier Compose : le projet déclare 100 réseaux ; le bac à sable en permet au plus {MAX_NETWORKS}, "
+        "le réseau « default » compris : regroupez vos services sur moins de réseaux."
+    ]
+    enforce(many, ROOT, frozenset({"networks"}))
