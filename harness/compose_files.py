@@ -179,8 +179,8 @@ class _Reader:
         if value is None or isinstance(value, str):
             return True
         self.refuse(where, str(value)[:80], _(
-            "« {where}: {path} » doit nommer un fichier par un texte : écrivez le chemin entre "
-            "guillemets, par exemple « \"config/app.env\" »."
+            "« {where} » doit nommer un fichier par un texte, mais YAML y lit « {path} » (un nombre, "
+            "une date, un booléen...) : écrivez le chemin entre guillemets, par exemple « \"app.env\" »."
         ))  # fmt: skip
         return False
 

@@ -284,7 +284,8 @@ def test_a_key_that_names_a_file_takes_a_string_only(tmp_path: Path, compose: st
     """PyYAML reads ``on`` or ``2001-01-01`` as a boolean or a date; Compose reads a file of that name."""
     compose_file, root = _part(tmp_path, compose, **{"base.yaml": "services: {}\n"})
     details = _refusal(compose_file, root)
-    assert f"« {key} » doit nommer un fichier par un texte" in details
+    where, value = key.split(": ", 1)
+    assert f"« {where} » doit nommer un fichier par un texte, mais YAML y lit « {value} »" in details
 
 
 def test_an_included_project_directory_elsewhere_is_refused(tmp_path: Path) -> None:
