@@ -1,0 +1,3 @@
+module cours2/compteur
+
+go 1.19
