@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import threading
 from collections.abc import Iterator
@@ -56,9 +57,21 @@ def _git(*args: str) -> bytes:
     return done.stdout
 
 
+#: What makes git read another repository or any path outside this one (gitrepository-layout(5)):
+#: a common dir, a worktree's or a gitfile's pointer, objects borrowed from elsewhere.
+_POINTERS = frozenset({"commondir", "gitdir"})
+_BORROWED = ("objects/info/alternates", "objects/info/http-alternates")
+#: The only parts of a repository the clone reads: its own config (which may include files
+#: from anywhere, or name commands) is never among them.
+_CLONED_PARTS = ("HEAD", "packed-refs", "shallow", "refs", "objects")
+
+
 def _check_git_source(source: Path, limits: IntakeLimits) -> None:
-    """A repository stands alone: no link, no objects borrowed from elsewhere, within the size limit."""
+    """A repository stands alone: no link, nothing that points git outside its folder, within
+    the size limit."""
     on_disk = _Budget(IntakeLimits(max_bytes=limits.max_bytes, max_files=1 << 62))
+    if (source / ".git").exists() or (source / ".git").is_symlink():
+        raise _pointing_outside(".git")
     for dirpath, dirnames, filenames in os.walk(source):
         for name in dirnames + filenames:
             path = Path(dirpath, name)
@@ -67,12 +80,56 @@ def _check_git_source(source: Path, limits: IntakeLimits) -> None:
                     "Le dépôt git contient un lien symbolique ({name}) : remettez un dépôt ordinaire."
                 )
                 raise _refused(message, name=path.relative_to(source))
+            rel = path.relative_to(source)
+            if name in _POINTERS and rel.parts[0] not in ("refs", "objects"):  # refs/heads/gitdir is a branch
+                raise _pointing_outside(rel)
             if name in filenames:
                 on_disk.add(path.lstat().st_size)
-    if any((source / "objects" / "info" / name).exists() for name in ("alternates", "http-alternates")):
+    if any((source / name).exists() for name in _BORROWED):
         raise IntakeError(
             _("Le dépôt git emprunte des objets à un autre dépôt (alternates) : remettez un dépôt autonome.")
         )
+    if not (source / "refs").is_dir():
+        message = _("Le dépôt git n'a pas de dossier refs : remettez un dépôt complet (git clone --bare).")
+        raise IntakeError(message)
+
+
+def _pointing_outside(name: object) -> IntakeError:
+    message = _(
+        "Le dépôt git renvoie à un autre dépôt ou à un dossier hors de la remise ({name}) :"
+        " remettez un dépôt autonome, fait par git clone --bare."
+    )
+    return _refused(message, name=name)
+
+
+def _private_source(source: Path, private: Path) -> None:
+    """The repository's refs and objects, copied to ``private`` under a config of our own, so
+    that git never reads the submission's config (its includes, its commands, its worktree)."""
+    private.mkdir(parents=True)
+    for name in _CLONED_PARTS:
+        part = source / name
+        if part.is_dir():
+            shutil.copytree(part, private / name, symlinks=True)
+        elif part.is_file():
+            shutil.copyfile(part, private / name, follow_symlinks=False)
+    config = "[core]\n\trepositoryformatversion = 0\n\tbare = true\n"
+    if _object_format(source) == "sha256":
+        config = (
+            "[core]\n\trepositoryformatversion = 1\n\tbare = true\n[extensions]\n\tobjectFormat = sha256\n"
+        )
+    (private / "config").write_text(config)
+
+
+def _object_format(source: Path) -> str:
+    """The hash the repository's objects are named by, read from its config without its includes."""
+    if not (source / "config").is_file():
+        return "sha1"
+    command = [*_GIT, "config", "--file", str(source / "config"), "--no-includes", "extensions.objectformat"]
+    try:
+        done = subprocess.run(command, capture_output=True, timeout=_GIT_TIMEOUT_S, env=_git_env())
+    except (OSError, subprocess.TimeoutExpired):
+        return "sha1"
+    return done.stdout.decode("ascii", "replace").strip().lower() or "sha1"
 
 
 @contextmanager
@@ -116,12 +173,15 @@ def _git_tree(clone: Path, limits: IntakeLimits) -> list[tuple[PurePosixPath, st
     return entries
 
 
-def _clone_git(source: Path, clone: Path, copy: _Copy) -> None:
-    """Clone without a checkout and size the checkout from its tree: over the limits, it is
-    refused before anything is written. Each blob is then written through the copy, as stored:
-    no filter, no hook, no submodule."""
+def _clone_git(source: Path, work: Path, copy: _Copy) -> None:
+    """Clone a private copy of the repository into the scratch folder ``work``, without a
+    checkout, and size the checkout from its tree: over the limits, it is refused before
+    anything is written. Each blob is then written through the copy, as stored: no filter, no
+    hook, no submodule."""
     _check_git_source(source, copy.budget.limits)
-    _git("clone", "--quiet", "--bare", "--no-local", "--", str(source.resolve()), str(clone))
+    private, clone = work / "source.git", work / "clone.git"
+    _private_source(source, private)
+    _git("clone", "--quiet", "--bare", "--no-local", "--", str(private.resolve()), str(clone))
     entries = _git_tree(clone, copy.budget.limits)
     with _git_stream("--git-dir", str(clone), "cat-file", "--batch") as batch:
         assert batch.stdin is not None

@@ -5,6 +5,7 @@ import errno
 import io
 import os
 import random
+import re
 import shutil
 import subprocess
 import tarfile
@@ -545,3 +546,62 @@ def test_a_moodle_export_moves_no_link_out_of_its_place(tmp_path: Path) -> None:
     assert not any(p.is_symlink() for p in sources)
     with pytest.raises(IntakeError, match=r"lien symbolique remise.zip sort de la remise"):
         intake(sources[1], tmp_path / "copy", LIMITS)
+
+
+# --- A git repository is read from its own folder only -------------------------------------------
+
+
+def _pointer_repo(folder: Path, **extra: str) -> Path:
+    """A would-be bare repository of its own: HEAD, empty objects/ and refs/, and ``extra`` files."""
+    (folder / "objects").mkdir(parents=True)
+    (folder / "refs").mkdir()
+    (folder / "HEAD").write_text("ref: refs/heads/main\n")
+    for name, text in extra.items():
+        (folder / name).parent.mkdir(parents=True, exist_ok=True)
+        (folder / name).write_text(text)
+    return folder
+
+
+@pytest.mark.parametrize("pointer", ["relative", "absolute"])
+def test_a_git_repository_may_not_name_another_one_as_its_common_dir(tmp_path: Path, pointer: str) -> None:
+    bob = _bare_repo(tmp_path, "bob", {"app/compose.yaml": b"bob's work\n"})
+    target = "../bob.git" if pointer == "relative" else str(bob)
+    alice = _pointer_repo(tmp_path / "alice.git", commondir=target)
+    with pytest.raises(IntakeError, match=r"renvoie à un autre dépôt .*\(commondir\)"):
+        intake(alice, tmp_path / "copy", LIMITS)
+    assert not (tmp_path / "copy" / "submission" / "app").exists(), "bob's work was not copied as alice's"
+
+
+@pytest.mark.parametrize("pointer", [".git", "worktrees/w/gitdir", "worktrees/w/commondir"])
+def test_a_git_repository_may_not_point_git_elsewhere(tmp_path: Path, pointer: str) -> None:
+    bob = _bare_repo(tmp_path, "bob", {"app/compose.yaml": b"bob's work\n"})
+    text = f"gitdir: {bob}\n" if pointer == ".git" else f"{bob}\n"
+    alice = _pointer_repo(tmp_path / "alice.git", **{pointer: text})
+    with pytest.raises(IntakeError, match=rf"renvoie à un autre dépôt .*\({re.escape(pointer)}\)"):
+        intake(alice, tmp_path / "copy", LIMITS)
+
+
+def test_borrowed_objects_over_http_are_refused(tmp_path: Path) -> None:
+    bare = _bare_repo(tmp_path, "iris", {"a.txt": b"x"})
+    (bare / "objects" / "info").mkdir(exist_ok=True)
+    (bare / "objects" / "info" / "http-alternates").write_text("http://127.0.0.1:9/objects\n")
+    with pytest.raises(IntakeError, match=r"alternates"):
+        intake(bare, tmp_path / "copy", LIMITS)
+
+
+def test_a_git_repository_s_config_is_never_read(tmp_path: Path) -> None:
+    """Its includes may name any file of the machine, its settings may hide its own refs: the
+    clone reads a private copy of refs and objects under a config of the grader's own."""
+    bare = _bare_repo(tmp_path, "jade", {"app/compose.yaml": b"services: {}\n"})
+    elsewhere = tmp_path / "elsewhere.cfg"
+    elsewhere.write_text("[uploadpack]\n\thideRefs = refs\n\thideRefs = HEAD\n")
+    with (bare / "config").open("a") as config:
+        config.write(f"[include]\n\tpath = {elsewhere}\n")
+    root = intake(bare, tmp_path / "copy", LIMITS)
+    assert (root / "app" / "compose.yaml").read_bytes() == b"services: {}\n"
+
+
+def test_a_git_branch_may_be_named_gitdir(tmp_path: Path) -> None:
+    bare = _bare_repo(tmp_path, "kim", {"a.txt": b"x"})
+    subprocess.run(["git", f"--git-dir={bare}", "branch", "gitdir"], check=True)
+    assert (intake(bare, tmp_path / "copy", LIMITS) / "a.txt").read_bytes() == b"x"
