@@ -9,59 +9,79 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from .assignment import IntakeLimits
-from .errors import GraderError
+from .errors import GraderError, IntakeError
 from .i18n import _
-from .intake import ARCHIVE_SUFFIXES, is_submission, is_zip, unpack_zip
+from .intake import ARCHIVE_SUFFIXES, is_submission, open_zip, unpack_zip_members, write_zip_part
 from .results import SubmissionResult
 
 #: Where a batch unpacks Moodle exports inside OUT, so that a rerun finds the same sources.
 MOODLE_DIR = ".moodle"
 #: A top-level entry of Moodle's "download all submissions" zip: "<Full name>_<id>_assignsubmission_<plugin>_".
+#: The most entries a Moodle export may declare (a class of 400 students of 250 entries each):
+#: its directory is read in the grader's own process, before any per-grading limit applies.
+MOODLE_MAX_ENTRIES = 100_000
 _MOODLE_ENTRY = re.compile(r"^(?P<student>[^/]+?)_(?P<id>\d+)_assignsubmission_(?P<plugin>[a-z]+)_(?:/|$)")
 
 
 def is_moodle_export(path: Path) -> bool:
-    """Whether ``path`` is a Moodle "download all submissions" zip (one folder per student)."""
-    if not (path.is_file() and path.name.endswith(".zip") and is_zip(path)):
+    """Whether ``path`` is a Moodle "download all submissions" zip (one folder per student) of
+    at most :data:`MOODLE_MAX_ENTRIES` entries; its directory is sized before it is read."""
+    if not (path.is_file() and path.name.endswith(".zip")):
         return False
-    with zipfile.ZipFile(path) as archive:
-        names = [n for n in archive.namelist() if n.strip("/")]
+    try:
+        with open_zip(path, MOODLE_MAX_ENTRIES) as archive:
+            names = [n for n in archive.namelist() if n.strip("/")]
+    except IntakeError:
+        return False
     return bool(names) and all(_MOODLE_ENTRY.match(n) for n in names)
 
 
 def expand_moodle_export(export: Path, dest: Path, limits: IntakeLimits) -> list[Path]:
     """Split a Moodle export into one submission per student, named "<Full name>_<id>".
 
-    A student who handed in a single archive becomes that archive; otherwise their folder.
-    Online-text answers are left out: they are not part of a build. The whole export is
-    extracted by the rules of a submission, its limits scaled by the class size; each
-    student's folder is taken in again when graded, its links judged within that folder.
+    Each student's entries are judged on their own, by the rules of a submission: a student who
+    handed in a single archive becomes that archive, otherwise their folder. A student whose
+    entries are refused becomes a zip of those entries as stored, so that grading refuses it
+    with the same sentence while every other student is graded. Online-text answers are left
+    out: they are not part of a build.
     """
-    with zipfile.ZipFile(export) as archive:
-        students = {m["id"] for n in archive.namelist() if (m := _MOODLE_ENTRY.match(n))}
-    scale = max(1, len(students))
-    raw = dest / ".raw"
     shutil.rmtree(dest, ignore_errors=True)
-    unpack_zip(
-        export, raw, IntakeLimits(max_bytes=limits.max_bytes * scale, max_files=limits.max_files * scale)
-    )
+    (dest / ".raw").mkdir(parents=True)
     sources: list[Path] = []
-    for entry in sorted(raw.iterdir()):
-        found = _MOODLE_ENTRY.match(entry.name + "/")
-        # A link keeps its target text when moved: only real folders and files leave the export.
-        if found is None or found["plugin"] != "file" or entry.is_symlink() or not entry.is_dir():
-            continue
-        files = [p for p in entry.iterdir() if not p.name.startswith(".")]
-        single = files[0] if len(files) == 1 and not files[0].is_symlink() else None
-        if single is not None and single.is_file() and single.name.endswith(ARCHIVE_SUFFIXES):
-            suffix = next(s for s in ARCHIVE_SUFFIXES if single.name.endswith(s))
-            moved, target = single, dest / f"{found['student']}_{found['id']}{suffix}"
-        else:
-            moved, target = entry, dest / f"{found['student']}_{found['id']}"
-        moved.rename(target)
-        sources.append(target)
-    shutil.rmtree(raw)
+    with open_zip(export, MOODLE_MAX_ENTRIES) as archive:
+        for name, members in sorted(_student_parts(archive).items()):
+            folder = dest / ".raw" / name
+            try:
+                unpack_zip_members(archive, members, folder, limits)
+            except IntakeError:
+                write_zip_part(export, members, dest / f"{name}.zip")
+                sources.append(dest / f"{name}.zip")
+                continue
+            files = [p for p in folder.iterdir() if not p.name.startswith(".")]
+            single = files[0] if len(files) == 1 and not files[0].is_symlink() else None
+            if single is not None and single.is_file() and single.name.endswith(ARCHIVE_SUFFIXES):
+                suffix = next(s for s in ARCHIVE_SUFFIXES if single.name.endswith(s))
+                moved, target = single, dest / f"{name}{suffix}"
+            else:
+                moved, target = folder, dest / name
+            moved.rename(target)
+            sources.append(target)
+    shutil.rmtree(dest / ".raw")
     return sources
+
+
+def _student_parts(archive: zipfile.ZipFile) -> dict[str, list[tuple[str, zipfile.ZipInfo]]]:
+    """Each student's file entries, named within their folder, in the export's order. A
+    student's folder that is not a folder (a link) is left out."""
+    parts: dict[str, list[tuple[str, zipfile.ZipInfo]]] = {}
+    for info in archive.infolist():
+        found = _MOODLE_ENTRY.match(info.filename)
+        if found is None or found["plugin"] != "file" or not found[0].endswith("/"):
+            continue
+        members = parts.setdefault(f"{found['student']}_{found['id']}", [])
+        if info.filename != found[0]:
+            members.append((info.filename[len(found[0]) :], info))
+    return parts
 
 
 def discover(directory: Path, out: Path, limits: IntakeLimits) -> list[Path]:

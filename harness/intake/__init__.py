@@ -13,24 +13,26 @@ from __future__ import annotations
 
 import shutil
 import zipfile
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from pathlib import Path
 
 from ..assignment import IntakeLimits
 from ..errors import IntakeError
 from ..i18n import _
-from ._archives import _extract_tar, _extract_zip
-from ._copy import _UNREADABLE_FILE, ARCHIVE_SUFFIXES, SKIPPED_NAMES, _Copy, _copy_folder, _reading, _refused
+from ._archives import _extract_tar, _extract_zip, _extract_zip_members, _open_zip
+from ._copy import ARCHIVE_SUFFIXES, SKIPPED_NAMES, _Copy, _copy_folder, _reading, _refused
 from ._git import _clone_git, _is_bare_git
+from ._zipdir import write_zip_part
 
 __all__ = [
     "ARCHIVE_SUFFIXES",
     "SKIPPED_NAMES",
     "intake",
     "is_submission",
-    "is_zip",
+    "open_zip",
     "submission_name",
-    "unpack_zip",
+    "unpack_zip_members",
+    "write_zip_part",
 ]
 
 
@@ -73,9 +75,9 @@ def intake(source: Path, dest: Path, limits: IntakeLimits, part_names: Collectio
                 _extract_tar(source, copy)
             elif _is_bare_git(source):
                 try:
-                    _clone_git(source, dest / "git-clone", copy)
+                    _clone_git(source, dest / "git", copy)
                 finally:
-                    shutil.rmtree(dest / "git-clone", ignore_errors=True)
+                    shutil.rmtree(dest / "git", ignore_errors=True)
             elif source.is_dir():
                 _copy_folder(source, copy)
             else:
@@ -92,23 +94,27 @@ def intake(source: Path, dest: Path, limits: IntakeLimits, part_names: Collectio
     return submission
 
 
-def unpack_zip(archive: Path, dest: Path, limits: IntakeLimits) -> None:
-    """Extract ``archive`` into the new folder ``dest`` by the rules of a submission, links judged
-    within ``dest``; anything wrong with it is an :class:`IntakeError`."""
+def open_zip(path: Path, max_entries: int) -> zipfile.ZipFile:
+    """``path`` opened as a zip whose end records declare at most ``max_entries`` entries (its
+    directory is bounded before zipfile reads it); anything else is an :class:`IntakeError`."""
+    with _reading(path.name):
+        return _open_zip(path, max_entries)
+
+
+def unpack_zip_members(
+    archive: zipfile.ZipFile,
+    members: Sequence[tuple[str, zipfile.ZipInfo]],
+    dest: Path,
+    limits: IntakeLimits,
+) -> None:
+    """Extract ``members`` (name in ``dest``, entry of ``archive``) into the new folder ``dest``
+    by the rules of a submission, links judged within ``dest``; anything wrong with them is an
+    :class:`IntakeError`."""
     dest.mkdir(parents=True)
     copy = _Copy(dest, limits)
     try:
-        with _reading(archive.name):
-            _extract_zip(archive, copy)
+        with _reading(dest.name):
+            _extract_zip_members(archive, members, copy)
             copy.finish()
     finally:
         copy.close()
-
-
-def is_zip(path: Path) -> bool:
-    """Whether ``path`` is a zip file whose directory can be read."""
-    try:
-        with zipfile.ZipFile(path):
-            return True
-    except _UNREADABLE_FILE:
-        return False

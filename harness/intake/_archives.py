@@ -9,6 +9,7 @@ import lzma
 import stat
 import tarfile
 import zipfile
+from collections.abc import Sequence
 from pathlib import Path, PurePosixPath
 
 from ..i18n import _
@@ -25,44 +26,64 @@ from ._copy import (
     _refused,
     _safe_relative,
 )
+from ._zipdir import declared_directory
+
+
+def _open_zip(source: Path, max_entries: int) -> zipfile.ZipFile:
+    """``source`` opened as a zip, refused first when its end records declare more than
+    ``max_entries`` entries or a directory too large for them: zipfile reads the whole directory
+    into memory before anything can be counted."""
+    directory = declared_directory(source)
+    if directory is not None and not directory.fits(max_entries):
+        message = _(
+            "L'archive zip annonce {n} entrées et un répertoire de {mb} Mo : c'est plus que les {max}"
+            " entrées permises, refaites l'archive avec les seuls fichiers utiles."
+        )
+        raise _refused(message, n=directory.entries, mb=directory.size // (1024 * 1024), max=max_entries)
+    try:
+        return zipfile.ZipFile(source)
+    except _UNREADABLE_FILE as exc:
+        raise _refused(_("L'archive zip est illisible : {error}."), error=exc) from exc
 
 
 def _extract_zip(source: Path, copy: _Copy) -> None:
-    try:
-        archive = zipfile.ZipFile(source)
-    except _UNREADABLE_FILE as exc:
-        raise _refused(_("L'archive zip est illisible : {error}."), error=exc) from exc
-    with archive:
-        members: list[tuple[PurePosixPath, zipfile.ZipInfo]] = []
-        planned = _Budget(copy.budget.limits)  # refused on the declared sizes, before anything is written
-        copy.budget.check_entries(len(archive.infolist()))
-        for info in archive.infolist():
-            rel = _safe_relative(info.filename)
-            if rel.parts and rel.parts[0] not in SKIPPED_NAMES:
-                members.append((rel, info))
-                planned.add(0 if info.is_dir() else info.file_size, files=0 if info.is_dir() else 1)
-        for rel, info in members:
-            if info.flag_bits & 0x1:
-                message = _("{name} est chiffré dans l'archive : remettez une archive sans mot de passe.")
-                raise _refused(message, name=rel)
-            if info.compress_type not in _ZIP_METHODS:
-                message = _(
-                    "{name} est compressé par une méthode inconnue : refaites l'archive en zip standard."
-                )
-                raise _refused(message, name=rel)
-            if info.file_size > _CHUNK and info.file_size > _MAX_RATIO * max(1, info.compress_size):
-                message = _("{name} se décompresse plus de {ratio} fois sa taille dans l'archive : refusée.")
-                raise _refused(message, name=rel, ratio=_MAX_RATIO)
-            with _reading(rel):
-                if stat.S_ISLNK(info.external_attr >> 16):
-                    if info.file_size > _MAX_LINK_TARGET:
-                        raise _refused(_("Le lien symbolique {link} est invalide : refusé."), link=rel)
-                    copy.link(rel, archive.read(info).decode("utf-8", "replace"))
-                elif info.is_dir():
-                    copy.folder(rel)
-                else:
-                    with archive.open(info) as stream:
-                        copy.file(rel, stream, info.file_size)
+    with _open_zip(source, copy.budget.entries) as archive:
+        _extract_zip_members(archive, [(info.filename, info) for info in archive.infolist()], copy)
+
+
+def _extract_zip_members(
+    archive: zipfile.ZipFile, entries: Sequence[tuple[str, zipfile.ZipInfo]], copy: _Copy
+) -> None:
+    """Write ``entries`` (name in the copy, entry of ``archive``), refused on their declared sizes
+    before anything is written."""
+    members: list[tuple[PurePosixPath, zipfile.ZipInfo]] = []
+    planned = _Budget(copy.budget.limits)
+    copy.budget.check_entries(len(entries))
+    for name, info in entries:
+        rel = _safe_relative(name)
+        if rel.parts and rel.parts[0] not in SKIPPED_NAMES:
+            members.append((rel, info))
+            planned.add(0 if info.is_dir() else info.file_size, files=0 if info.is_dir() else 1)
+    for rel, info in members:
+        if info.flag_bits & 0x1:
+            message = _("{name} est chiffré dans l'archive : remettez une archive sans mot de passe.")
+            raise _refused(message, name=rel)
+        if info.compress_type not in _ZIP_METHODS:
+            message = _("{name} est compressé par une méthode inconnue : refaites l'archive en zip standard.")
+            raise _refused(message, name=rel)
+        if info.file_size > _CHUNK and info.file_size > _MAX_RATIO * max(1, info.compress_size):
+            message = _("{name} se décompresse plus de {ratio} fois sa taille dans l'archive : refusée.")
+            raise _refused(message, name=rel, ratio=_MAX_RATIO)
+        with _reading(rel):
+            if stat.S_ISLNK(info.external_attr >> 16):
+                if info.file_size > _MAX_LINK_TARGET:
+                    raise _refused(_("Le lien symbolique {link} est invalide : refusé."), link=rel)
+                copy.link(rel, archive.read(info).decode("utf-8", "replace"))
+            elif info.is_dir():
+                copy.folder(rel)
+            else:
+                with archive.open(info) as stream:
+                    copy.file(rel, stream, info.file_size)
 
 
 class _Bounded(io.RawIOBase):

@@ -7,6 +7,7 @@ import os
 import random
 import re
 import shutil
+import struct
 import subprocess
 import tarfile
 import tempfile
@@ -542,8 +543,11 @@ def test_a_moodle_export_moves_no_link_out_of_its_place(tmp_path: Path) -> None:
     }
     export = _zip(tmp_path / "export.zip", {f"{bob}/r.zip": inner.read_bytes()}, links)
     sources = expand_moodle_export(export, tmp_path / "out", LIMITS)
-    assert [p.name for p in sources] == ["Bob Roy_2.zip", "Zoe Li_3"], "a linked student folder is left out"
+    assert [p.name for p in sources] == ["Bob Roy_2.zip", "Zoe Li_3.zip"], (
+        "a linked student folder is left out"
+    )
     assert not any(p.is_symlink() for p in sources)
+    assert not (tmp_path / "out" / "Zoe Li_3").exists(), "a refused student stays a zip of their entries"
     with pytest.raises(IntakeError, match=r"lien symbolique remise.zip sort de la remise"):
         intake(sources[1], tmp_path / "copy", LIMITS)
 
@@ -605,3 +609,54 @@ def test_a_git_branch_may_be_named_gitdir(tmp_path: Path) -> None:
     bare = _bare_repo(tmp_path, "kim", {"a.txt": b"x"})
     subprocess.run(["git", f"--git-dir={bare}", "branch", "gitdir"], check=True)
     assert (intake(bare, tmp_path / "copy", LIMITS) / "a.txt").read_bytes() == b"x"
+
+
+# --- A zip's directory is sized from its end records before zipfile reads it ---------------------
+
+
+def directory_bomb(path: Path, entries: int, declared: int | None = None, name: bytes = b"a") -> Path:
+    """A zip whose central directory lists ``entries`` entries, all pointing at one empty local
+    header, closed by zip64 end records declaring ``declared`` entries (``entries`` by default)."""
+    local = struct.pack("<4s2B4HL2L2H", b"PK\x03\x04", 20, 0, 0, 0, 0, 0x21, 0, 0, 0, len(name), 0) + name
+    record = struct.pack(
+        "<4s4B4HL2L5H2L", b"PK\x01\x02", 20, 3, 20, 0, 0, 0, 0, 0x21, 0, 0, 0, len(name), 0, 0, 0, 0, 0, 0
+    )
+    directory = (record + name) * entries
+    count = entries if declared is None else declared
+    end64 = struct.pack(
+        "<4sQ2H2L4Q", b"PK\x06\x06", 44, 45, 45, 0, 0, count, count, len(directory), len(local)
+    )
+    locator = struct.pack("<4sLQL", b"PK\x06\x07", 0, len(local) + len(directory), 1)
+    end = struct.pack("<4s4H2LH", b"PK\x05\x06", 0, 0, 0xFFFF, 0xFFFF, 0xFFFFFFFF, 0xFFFFFFFF, 0)
+    path.write_bytes(local + directory + end64 + locator + end)
+    return path
+
+
+def test_a_zip_declaring_millions_of_entries_is_refused_before_zipfile_reads_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    small = directory_bomb(tmp_path / "small.zip", 3)
+    assert zipfile.ZipFile(small).namelist() == ["a", "a", "a"], "the bomb is a zip zipfile reads"
+    bomb = directory_bomb(tmp_path / "bomb.zip", 1, declared=3_200_000)
+
+    def never(*args: object, **kwargs: object) -> None:
+        raise AssertionError("zipfile.ZipFile was built for a directory over the bound")
+
+    monkeypatch.setattr(zipfile, "ZipFile", never)
+    with pytest.raises(IntakeError, match=r"annonce 3200000 entrées"):
+        intake(bomb, tmp_path / "copy", LIMITS)
+
+
+def test_a_zip_whose_directory_is_too_large_for_its_entries_is_refused(tmp_path: Path) -> None:
+    bomb = directory_bomb(tmp_path / "bomb.zip", 60_000, declared=1)  # one entry declared, 60,000 listed
+    roomy = IntakeLimits(max_bytes=20 * 1024 * 1024, max_files=50)  # the archive's own weight is allowed
+    with pytest.raises(IntakeError, match=r"annonce 1 entrées et un répertoire de 2 Mo"):
+        intake(bomb, tmp_path / "copy", roomy)
+
+
+def test_a_zip_within_the_bound_is_read_as_before(tmp_path: Path) -> None:
+    archive = _zip(tmp_path / "ok.zip", {f"app/f{n}.txt": b"x" for n in range(50)})
+    assert len(list(intake(archive, tmp_path / "copy", LIMITS).iterdir())) == 50
+    over = _zip(tmp_path / "over.zip", {f"d{n}/": b"" for n in range(1101)})  # folders: 2 x 50 + 1000 allowed
+    with pytest.raises(IntakeError, match=r"annonce 1101 entrées"):
+        intake(over, tmp_path / "copy2", LIMITS)
