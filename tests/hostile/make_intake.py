@@ -1,5 +1,6 @@
 """Hostile submissions against intake, made at run time: archives whose links climb out of the
-private copy, broken zips, a git repository whose checkout is far over the size limit.
+private copy, broken zips, a git repository whose checkout is far over the size limit or that
+names the host's repository as its own, a zip directory of 100,000 entries.
 
 Each is the good submission (``cases/good``) plus its trick, so that only the trick can fail it.
 ``OUTSIDE_PATHS`` are the host files the tricks try to create: none may exist after grading.
@@ -8,6 +9,7 @@ Each is the good submission (``cases/good``) plus its trick, so that only the tr
 from __future__ import annotations
 
 import io
+import struct
 import subprocess
 import tarfile
 import tempfile
@@ -19,6 +21,10 @@ GOOD = Path(__file__).parent / "cases" / "good"
 #: ``up2`` the parent's parent... up to 12 levels. No name holds ``../``: each link alone looks harmless.
 CLIMB = {"s": ".", "up1": "s/..", **{f"up{i}": f"up{i - 1}/.." for i in range(2, 13)}}
 OUTSIDE_PATHS = [Path("/tmp/grader-intake-zip-chain.txt"), Path("/tmp/grader-intake-tar-chain.txt")]
+#: A repository of the host, which intake-git-commondir names as its common dir.
+HOST_REPOSITORY = Path(__file__).resolve().parents[2] / ".git"
+#: Entries listed by intake-zip-directory: zipfile would build an object for each before counting.
+DIRECTORY_ENTRIES = 100_000
 #: The checkout of intake-huge-git: far over the hostile assignment's 20 MiB, a few hundred KiB packed.
 HUGE_CHECKOUT_BYTES = 300 * 1024 * 1024
 
@@ -78,6 +84,31 @@ def _huge_git(bare: Path) -> None:
         subprocess.run([*tree, "commit", "-qm", "remise"], check=True)
 
 
+def _common_dir_git(folder: Path) -> None:
+    """A would-be bare repository, empty but for a common dir that is the host's own repository:
+    git would read that repository as this one."""
+    (folder / "objects").mkdir(parents=True)
+    (folder / "refs").mkdir()
+    (folder / "HEAD").write_text("ref: refs/heads/main\n")
+    (folder / "commondir").write_text(f"{HOST_REPOSITORY}\n")
+
+
+def _directory_zip(path: Path) -> None:
+    """A zip whose central directory lists DIRECTORY_ENTRIES entries, all one empty local header,
+    closed by zip64 end records."""
+    name = b"app/a"
+    local = struct.pack("<4s2B4HL2L2H", b"PK\x03\x04", 20, 0, 0, 0, 0, 0x21, 0, 0, 0, len(name), 0) + name
+    record = struct.pack(
+        "<4s4B4HL2L5H2L", b"PK\x01\x02", 20, 3, 20, 0, 0, 0, 0, 0x21, 0, 0, 0, len(name), 0, 0, 0, 0, 0, 0
+    )
+    directory = (record + name) * DIRECTORY_ENTRIES
+    count, size, offset = DIRECTORY_ENTRIES, len(directory), len(local)
+    end64 = struct.pack("<4sQ2H2L4Q", b"PK\x06\x06", 44, 45, 45, 0, 0, count, count, size, offset)
+    locator = struct.pack("<4sLQL", b"PK\x06\x07", 0, offset + size, 1)
+    end = struct.pack("<4s4H2LH", b"PK\x05\x06", 0, 0, 0xFFFF, 0xFFFF, 0xFFFFFFFF, 0xFFFFFFFF, 0)
+    path.write_bytes(local + directory + end64 + locator + end)
+
+
 def make(root: Path) -> None:
     _zip(root / "intake-zip-chain.zip", CLIMB, {"up12/tmp/grader-intake-zip-chain.txt": b"pwned"})
     _tar(root / "intake-tar-chain.tar.gz", CLIMB, {"up12/tmp/grader-intake-tar-chain.txt": b"pwned"})
@@ -86,3 +117,5 @@ def make(root: Path) -> None:
     _bad_crc_zip(root / "intake-bad-crc.zip")
     _zip(root / "intake-notes-conflict.zip", {}, {"notes/": b"", "notes": b"mes notes"})
     _huge_git(root / "intake-huge-git.git")
+    _common_dir_git(root / "intake-git-commondir.git")
+    _directory_zip(root / "intake-zip-directory.zip")
