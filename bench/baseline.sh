@@ -123,7 +123,7 @@ for img in "$p-etudiants-db" "$p-etudiants-api"; do
   ! docker save "$img" | grep -a -q -e "$pw" -e "$student_pw"
 done
 curl -s "http://127.0.0.1:$aport/etudiants" | grep -q "Élodie"
-sql() { docker exec "$(e ps -q db)" sh -c 'mariadb -uroot -p"$(cat /run/secrets/db_password)" --default-character-set=utf8mb4 -N -B cours2 -e "$1"' sql "$1"; }
+sql() { docker exec "$(e ps -q db)" sh -c '$(command -v mariadb || command -v mysql) -uroot -p"$(cat /run/secrets/db_password)" --default-character-set=utf8mb4 -N -B cours2 -e "$1"' sql "$1"; }
 sql "INSERT INTO etudiants (id, nom, prenom) VALUES (9001, 'Québec-Test', 'Éloïse')"
 curl -s "http://127.0.0.1:$aport/etudiants" | grep -q "Éloïse"
 ! docker save "$p-etudiants-api" | tar -t | grep -q -E '(^|/)bin/go$'

@@ -51,8 +51,10 @@ class Limits:
     cpus: float = 1.0
     pids: int = 512
     log_max_size: str = "1m"
-    #: A student's restart policy is kept, with at most this many restarts (then it is a crash loop).
-    max_restarts: int = 5
+    #: A student's restart policy is kept, with at most this many restarts; one still restarting when
+    #: the readiness limit is reached is a crash loop. (Docker's back-off doubles from 0.1 s: 10
+    #: restarts take about 100 s, time for a database to initialise.)
+    max_restarts: int = 10
     #: How long a stop the grader orders waits for SIGTERM before SIGKILL.
     stop_timeout_s: float = 2.0
     #: What all the containers of one grading share (its cgroup, see harness/cgroups.py).

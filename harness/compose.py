@@ -372,8 +372,12 @@ class ComposeProject:
 
     def _stop(self, *services: str) -> None:
         """``docker compose stop`` with the grader's short timeout. A container that had to be
-        killed ignored SIGTERM: the student is told once, as a hint (it costs no points)."""
+        killed ignored SIGTERM: the student is told once, as a hint (it costs no points), and
+        later stops of that service kill it at once rather than wait for nothing again."""
         timeout = self.limits.stop_timeout_s
+        known = sorted(self.ignored_sigterm if not services else self.ignored_sigterm & set(services))
+        if known:
+            self._compose("kill", *known, timeout=120)
         running = {state.id for state in self.containers() if state.status == "running"}
         self._compose("stop", "--timeout", str(int(timeout)), *services, timeout=120)
         for state in self.containers():
@@ -385,8 +389,9 @@ class ComposeProject:
                 self.advise(
                     _(
                         "Le service « {service} » ne s'est pas arrêté sur SIGTERM : docker stop a dû le tuer "
-                        "(SIGKILL) au bout de {s} s. Son processus principal (PID 1) ignore ce signal : lancez-le "
-                        "avec la forme exec de CMD ou ENTRYPOINT, ou gérez SIGTERM (notion : arrêt d'un conteneur)."
+                        "(SIGKILL) au bout de {s} s. Son processus principal (PID 1) ignore ce signal : gérez "
+                        "SIGTERM dans le programme, ou ajoutez « init: true » au service, et lancez-le avec la "
+                        "forme exec de CMD (notion : arrêt d'un conteneur)."
                     ).format(service=state.service, s=int(timeout))
                 )
 
@@ -466,6 +471,13 @@ class ComposeProject:
             if not pending:
                 return
             if time.monotonic() > deadline:
+                looping = [
+                    st
+                    for st in states
+                    if st.service in pending and st.restart_count and st.status != "running"
+                ]
+                if looping:  # still restarting when time is up: a crash loop, said as one
+                    raise self._not_ready(looping[0])
                 raise ServiceNotReady(
                     _("Service(s) pas prêt(s) après {s} secondes : {services}.").format(
                         s=int(self.limits.ready_timeout_s), services=", ".join(sorted(pending))

@@ -374,7 +374,10 @@ def _args(*argv: str) -> argparse.Namespace:
 
 def test_save_names_the_images_this_machine_lacks_and_writes_nothing(tmp_path: Path) -> None:
     engine = FakeEngine(present={"debian:bookworm-slim": {}})
-    with pytest.raises(GraderError, match=r"nginx:latest, mysql:8, golang:1\.19 ; lancez d'abord"):
+    with pytest.raises(
+        GraderError,
+        match=r"nginx:latest, mysql:8, golang:1\.19, mariadb:11, python:3\.11-slim ; lancez d'abord",
+    ):
         grader.cmd_images_save(_args("save", str(tmp_path / "a.tar")), engine)  # type: ignore[arg-type]
     assert not (tmp_path / "a.tar").exists()
 
