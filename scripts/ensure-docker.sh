@@ -67,8 +67,14 @@ if ! docker image inspect debian:bookworm-slim >/dev/null 2>&1; then
     tar -C "$rootfs" -c . | docker import - debian:bookworm-slim >/dev/null
   fi
 fi
-# 4. The official images the course names (nginx, mysql, mariadb, golang, python), or offline
-#    stand-ins built from debian:bookworm-slim when they cannot be pulled (docs/standins.md).
+# 4. The official images the course names (nginx, mysql, mariadb, golang, python): loaded from
+#    $GRADER_IMAGES_ARCHIVE when it names one (`grader images save` on a machine that can pull),
+#    else pulled, else offline stand-ins built from debian:bookworm-slim (docs/standins.md).
+if [ -n "${GRADER_IMAGES_ARCHIVE:-}" ]; then
+  [ -f "$GRADER_IMAGES_ARCHIVE" ] || die "GRADER_IMAGES_ARCHIVE names $GRADER_IMAGES_ARCHIVE, which does not exist."
+  log "loading the course's images from $GRADER_IMAGES_ARCHIVE"
+  "$(dirname "$python_bin")/grader" images load "$GRADER_IMAGES_ARCHIVE" >/dev/null
+fi
 bash "$(dirname "$0")/standins.sh"
 
 log "docker $(docker version -f '{{.Server.Version}}'), $(docker compose version --short), debian:bookworm-slim and the course's images ready"
