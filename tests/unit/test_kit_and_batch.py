@@ -10,6 +10,7 @@ import pytest
 from harness.assignment import find_assignment, load_assignment
 from harness.batch import discover, merge, parse_shard, shard
 from harness.errors import GraderError, IntakeError
+from harness.intake import intake
 from harness.kit import make_kit, strip_hidden
 from harness.results import CheckResult, SubmissionResult
 
@@ -116,11 +117,13 @@ def test_a_moodle_export_becomes_one_submission_per_student(tmp_path: Path) -> N
     assert discover(classroom, tmp_path / "out", COURS2.intake) == sources, "a rerun finds the same sources"
 
 
-def test_a_moodle_export_with_an_entry_leading_outside_is_refused(tmp_path: Path) -> None:
+def test_a_moodle_export_with_an_entry_leading_outside_refuses_that_student_only(tmp_path: Path) -> None:
     export = _moodle_zip(
         tmp_path / "export.zip",
         {"Eve_1_assignsubmission_file_/../../../escape.txt": b"x", "Eve_1_assignsubmission_file_/a": b"y"},
     )
-    with pytest.raises(IntakeError):
-        discover(export, tmp_path / "out", COURS2.intake)
+    sources = discover(export, tmp_path / "out", COURS2.intake)
+    assert [s.name for s in sources] == ["Eve_1.zip"], "Eve's own entries, kept for grading to refuse"
+    with pytest.raises(IntakeError, match="chemin qui sort de la remise"):
+        intake(sources[0], tmp_path / "c", COURS2.intake)
     assert not (tmp_path.parent / "escape.txt").exists()
