@@ -132,7 +132,7 @@ def test_grader_clean_leaves_the_runs_of_live_graders_alone(tmp_path: Path, dock
         _wait_until(lambda proc=proc: _running_of(docker_api, proc.pid) > 0, proc)  # type: ignore[misc]
     clean = run_grader("clean")
     assert clean.returncode == 0, clean.stdout + clean.stderr
-    assert "Supprimés : 0 conteneurs" in clean.stdout, clean.stdout
+    # Orphans of other graders sharing the engine may be removed; these two batches must not be.
     assert "Laissé en place" in clean.stdout, clean.stdout
     for proc, (_, out) in zip(procs, batches, strict=True):
         output, _ = proc.communicate(timeout=600)
