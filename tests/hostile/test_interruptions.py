@@ -127,19 +127,25 @@ def test_grader_clean_leaves_the_runs_of_live_graders_alone(tmp_path: Path, dock
         for name in ("one", "two")
     ]
     procs = [_start(batch, out, jobs=1) for batch, out in batches]
-    for proc in procs:
-        # Each batch holds at least one running container while the clean runs.
-        _wait_until(lambda proc=proc: _running_of(docker_api, proc.pid) > 0, proc)  # type: ignore[misc]
-    clean = run_grader("clean")
-    assert clean.returncode == 0, clean.stdout + clean.stderr
-    # Orphans of other graders sharing the engine may be removed; these two batches must not be.
-    assert "Laissé en place" in clean.stdout, clean.stdout
-    for proc, (_, out) in zip(procs, batches, strict=True):
-        output, _ = proc.communicate(timeout=600)
-        assert proc.returncode == 0, output
-        for name in ("a-good", "b-good"):
-            result = json.loads((out / name / "result.json").read_text(encoding="utf-8"))
-            assert (result["status"], result["score"]) == ("graded", 1), result
+    try:
+        for proc in procs:
+            # Each batch holds at least one running container while the clean runs.
+            _wait_until(lambda proc=proc: _running_of(docker_api, proc.pid) > 0, proc)  # type: ignore[misc]
+        clean = run_grader("clean")
+        assert clean.returncode == 0, clean.stdout + clean.stderr
+        # Orphans of other graders sharing the engine may be removed; these two batches must not be.
+        assert "Laissé en place" in clean.stdout, clean.stdout
+        for proc, (_, out) in zip(procs, batches, strict=True):
+            output, _ = proc.communicate(timeout=600)
+            assert proc.returncode == 0, output
+            for name in ("a-good", "b-good"):
+                result = json.loads((out / name / "result.json").read_text(encoding="utf-8"))
+                assert (result["status"], result["score"]) == ("graded", 1), result
+    finally:
+        for proc in procs:  # a failure above must not leave a batch running into the next test
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGINT)
+                proc.communicate(timeout=180)
     assert not docker_api.leftovers(session=current_session())
 
 
