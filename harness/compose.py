@@ -434,6 +434,13 @@ class ComposeProject:
                 "Le service « {service} » a été tué : la correction a atteint sa limite de mémoire, "
                 "{mib} Mio pour tous ses conteneurs ensemble."
             )
+        elif state.exit_code == 137:
+            # SIGKILL while the grader was only waiting: the kernel's OOM killer, unless the program
+            # killed itself (Docker does not always mark an OOM kill under load).
+            why = _(
+                "Le service « {service} » a été tué (signal KILL, code de sortie 137) : le plus souvent, "
+                "sa limite de mémoire a été atteinte."
+            )
         else:
             why = _("Le service « {service} » s'est arrêté (code de sortie {code}).")
         return ServiceNotReady(
