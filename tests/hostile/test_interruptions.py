@@ -121,7 +121,8 @@ def test_the_daemon_stopping_mid_batch_is_an_error_never_a_zero(tmp_path: Path) 
 
 
 def test_grader_clean_leaves_the_runs_of_live_graders_alone(tmp_path: Path, docker_api: DockerAPI) -> None:
-    """Two batches in two terminals and `grader clean` in a third: both batches finish intact."""
+    """Two batches in two terminals and `grader clean` in a third, run again and again: both
+    batches finish intact."""
     batches = [
         (_class(tmp_path / name, {"a-good": "good", "b-good": "good-twin"}), tmp_path / name / "out")
         for name in ("one", "two")
@@ -129,12 +130,14 @@ def test_grader_clean_leaves_the_runs_of_live_graders_alone(tmp_path: Path, dock
     procs = [_start(batch, out, jobs=1) for batch, out in batches]
     try:
         for proc in procs:
-            # Each batch holds at least one running container while the clean runs.
             _wait_until(lambda proc=proc: _running_of(docker_api, proc.pid) > 0, proc)  # type: ignore[misc]
-        clean = run_grader("clean")
-        assert clean.returncode == 0, clean.stdout + clean.stderr
-        # Orphans of other graders sharing the engine may be removed; these two batches must not be.
-        assert "Laissé en place" in clean.stdout, clean.stdout
+        # `grader clean` again and again while both batches run: it must never remove their objects.
+        cleans = []
+        while any(proc.poll() is None for proc in procs):
+            clean = run_grader("clean")
+            assert clean.returncode == 0, clean.stdout + clean.stderr
+            cleans.append(clean.stdout)
+        assert any("Laissé en place" in text for text in cleans), cleans
         for proc, (_, out) in zip(procs, batches, strict=True):
             output, _ = proc.communicate(timeout=600)
             assert proc.returncode == 0, output
