@@ -18,6 +18,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from .ownership import pid_alive
+
 CGROUP_ROOT = Path("/sys/fs/cgroup")
 #: The parent of every grading's cgroup, shared by concurrent gradings and never removed.
 PARENT = "grader"
@@ -153,14 +155,4 @@ def orphaned_cgroups(root: Path = CGROUP_ROOT) -> list[GradingCgroup]:
             run, _, pid = entry.name[1:].rpartition("-")
             if entry.is_dir() and entry.name.startswith("g") and run and pid.isdigit():
                 found.add((run, int(pid)))
-    return [GradingCgroup(run, pid, root) for run, pid in sorted(found) if not _alive(pid)]
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+    return [GradingCgroup(run, pid, root) for run, pid in sorted(found) if not pid_alive(pid)]

@@ -75,10 +75,15 @@ def owner_alive(owner: str) -> bool:
     if host != socket.gethostname():
         return True
     pid = int(pid_text)
+    return pid_alive(pid) and (not start or _start_time(pid) in ("", start))
+
+
+def pid_alive(pid: int) -> bool:
+    """Whether a process ``pid`` exists on this machine (under any user)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
         pass  # it exists, under another user
-    return not start or _start_time(pid) in ("", start)
+    return True
