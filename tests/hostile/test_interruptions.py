@@ -91,24 +91,33 @@ def test_the_daemon_stopping_mid_batch_is_an_error_never_a_zero(tmp_path: Path) 
     if os.geteuid() != 0 or not shutil.which("dockerd"):
         pytest.skip("stopping and starting the Docker daemon needs root and a local dockerd")
     api = DockerAPI()
-    batch = _class(tmp_path, {"a-bomb": "fork-bomb", "b-bomb": "fork-bomb"})
+    # Two apps that stay up without ever serving: the grader waits on both (ready_timeout_s) while
+    # the daemon stops. (A fork bomb may exit at once, leaving no moment when both run.)
+    batch = tmp_path / "batch"
+    for name in ("a-idle", "b-idle"):
+        app = batch / name / "app"
+        app.mkdir(parents=True)
+        (app / "Dockerfile").write_text(
+            f'FROM debian:bookworm-slim\nCMD ["sleep", "600"]\nLABEL x="{name}"\n'
+        )
+        (app / "compose.yaml").write_text('services:\n  web:\n    build: .\n    ports: ["80:80"]\n')
     out = tmp_path / "out"
     proc = _start(batch, out, jobs=2)
     try:
-        _wait_until(lambda: _running(api) == 2, proc)
+        _wait_until(lambda: _running(api) >= 2, proc)
         subprocess.run(["pkill", "-TERM", "-x", "dockerd"], check=True)
         api.close()
         output, _ = proc.communicate(timeout=300)
     finally:
         _restart_daemon()
     assert proc.returncode == 2, output
-    for name in ("a-bomb", "b-bomb"):
+    for name in ("a-idle", "b-idle"):
         result = json.loads((out / name / "result.json").read_text(encoding="utf-8"))
         assert result["status"] == "error", result
         assert [c["status"] for c in result["checks"]] == ["error"], "never silently a zero"
     again = run_grader("grade", str(batch), "--out", str(out), "--jobs", "2", "--assignment", HOSTILE)
     assert again.returncode == 0, again.stdout + again.stderr
-    assert {_status(out, n) for n in ("a-bomb", "b-bomb")} == {"graded"}, "the next run regrades them"
+    assert {_status(out, n) for n in ("a-idle", "b-idle")} == {"graded"}, "the next run regrades them"
     cleaned = run_grader("clean")
     assert cleaned.returncode == 0, cleaned.stdout + cleaned.stderr
     api.close()  # its connections died with the daemon
