@@ -448,6 +448,33 @@ def image_references(
             yield ImageReference(instruction.line, text, image)
 
 
+def final_base(dockerfile: Dockerfile, build_args: Mapping[str, str | None], target: str = "") -> str | None:
+    """The image the built stage (``target``, else the last one) starts from, stage names followed:
+    ``scratch`` for an empty one, None when a variable leaves it unknown or ``target`` names no stage."""
+    bases: list[tuple[str, str]] = []  # each stage's name (or "#n") and what its FROM names
+    for step in steps(dockerfile, build_args):
+        instruction = step.instruction
+        if instruction.keyword != "FROM" or not instruction.args.split():
+            continue
+        try:
+            image = expand(instruction.args.split()[0], step.values, dockerfile.escape).strip()
+        except Unresolved:
+            image = ""
+        bases.append((stage_name(instruction) or f"#{len(bases)}", image))
+    by_name = {name: image for name, image in bases}
+    by_number = {str(number): name for number, (name, _) in enumerate(bases)}
+    stage = target.lower() if target else (bases[-1][0] if bases else "")
+    for _ in range(len(bases)):
+        image = by_name.get(stage)
+        if not image:
+            return None
+        name = image.lower()
+        if name not in by_name and name not in by_number:
+            return image
+        stage = by_number.get(name, name)
+    return None
+
+
 # -- registries --------------------------------------------------------------------------------
 
 #: Registries the grader may pull from besides Docker Hub (host or host:port, comma-separated).

@@ -147,6 +147,14 @@ class Stack:
     def image_size(self, service: str) -> int:
         return int(self.image_attrs(service).get("Size", 0))
 
+    def base_image_size(self, base: str) -> int | None:
+        """The size of the image a final stage starts from (0 for ``scratch``), None when it is
+        not on the engine (builds pull their bases, so it is there after a build)."""
+        if base == "scratch":
+            return 0
+        attrs = self.project.docker.image_attrs(base)
+        return None if attrs is None else int(attrs.get("Size", 0))
+
     def scan_image(self, service: str, needles: Iterable[bytes] = ()) -> ImageScan:
         """Every path of the service's image, and where each of ``needles`` appears in it."""
         self.build()

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from harness import _, check
 from harness.buildlog import BuildSteps
+from harness.dockerfile import final_base, parse
 from harness.grading import Grading
 from harness.images import go_toolchain_paths
 
@@ -243,11 +244,20 @@ def test_api_image_is_multistage_without_toolchain(etudiants: Etudiants, grading
     assert not toolchain, _(
         "L'image finale de l'api contient la chaîne Go ({paths}) : elle doit rester dans l'étape de compilation."
     ).format(paths=", ".join(toolchain[:2]))
+    # What the final stage adds over the image it starts from: the base is the student's choice
+    # (scratch, alpine, debian...), and an official image weighs what its registry says.
     size = etudiants.stack.image_size("api")
-    limit = grading.assignment.threshold("api_image_max_mb") * 1e6
-    assert size <= limit, _("L'image de l'api fait {size} Mo ; la limite est {limit} Mo.").format(
-        size=f"{size / 1e6:.0f}", limit=f"{limit / 1e6:.0f}"
-    )
+    build = ((etudiants.model.get("services") or {}).get("api") or {}).get("build") or {}
+    args = {str(k): None if v is None else str(v) for k, v in (build.get("args") or {}).items()}
+    text = grading.read_bytes(dockerfile).decode("utf-8", "replace")
+    base = final_base(parse(text, heredocs=True), args, str(build.get("target") or ""))
+    base_size = etudiants.stack.base_image_size(base) if base else None
+    added = size - (base_size or 0)
+    limit = grading.assignment.threshold("api_image_added_max_mb") * 1e6
+    assert added <= limit, _(
+        "L'étape finale de l'image de l'api ajoute {added} Mo à son image de base ({base}) ; la limite est "
+        "{limit} Mo : ne copiez que le binaire compilé (notion : construction multi-étapes)."
+    ).format(added=f"{added / 1e6:.0f}", base=base or "?", limit=f"{limit / 1e6:.0f}")
 
 
 @check("etudiants.build_cache")

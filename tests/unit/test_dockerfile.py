@@ -20,6 +20,7 @@ from harness.docker_api import DockerAPI
 from harness.dockerfile import (
     Unresolved,
     expand,
+    final_base,
     image_references,
     mount_options,
     parse,
@@ -440,3 +441,33 @@ def test_remove_build_caches_removes_the_runs_cache_records_by_id_and_nothing_el
 def test_the_marker_is_what_the_records_are_found_by() -> None:
     assert buildcache.cache_marker(RUN) == " # grader.run=abc123"
     assert buildcache._MARKER.search("x" + buildcache.cache_marker(RUN)) is not None
+
+
+@pytest.mark.parametrize(
+    ("text", "args", "target", "expected"),
+    [
+        (
+            "FROM golang:1.19 AS builder\nRUN go build\nFROM scratch\nCOPY --from=builder /a /a\n",
+            {},
+            "",
+            "scratch",
+        ),
+        (
+            "FROM golang:1.19 AS b\nFROM debian:bookworm-slim AS run\nFROM run\nCMD x\n",
+            {},
+            "",
+            "debian:bookworm-slim",
+        ),
+        ("ARG V=3.11\nFROM python:${V}-slim\n", {}, "", "python:3.11-slim"),
+        ("ARG V=3.11\nFROM python:${V}-slim\n", {"V": "3.12"}, "", "python:3.12-slim"),
+        ("FROM golang:1.19 AS builder\nFROM alpine:3.19 AS final\n", {}, "builder", "golang:1.19"),
+        ("FROM golang:1.19 AS Builder\nFROM BUILDER\n", {}, "", "golang:1.19"),
+        ("FROM $NOPE\n", {}, "", None),
+        ("FROM a AS x\n", {}, "missing", None),
+        ("# just a comment\n", {}, "", None),
+    ],
+)
+def test_final_base_follows_stages_and_arguments(
+    text: str, args: dict[str, str | None], target: str, expected: str | None
+) -> None:
+    assert final_base(parse(text, heredocs=True), args, target) == expected
