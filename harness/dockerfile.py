@@ -465,12 +465,12 @@ def final_base(dockerfile: Dockerfile, build_args: Mapping[str, str | None], tar
     by_number = {str(number): name for number, (name, _) in enumerate(bases)}
     stage = target.lower() if target else (bases[-1][0] if bases else "")
     for _ in range(len(bases)):
-        image = by_name.get(stage)
-        if not image:
+        followed = by_name.get(stage)
+        if not followed:
             return None
-        name = image.lower()
+        name = followed.lower()
         if name not in by_name and name not in by_number:
-            return image
+            return followed
         stage = by_number.get(name, name)
     return None
 
