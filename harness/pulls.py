@@ -65,12 +65,13 @@ _UNAVAILABLE = re.compile(
 )
 #: Where a log names the image it was pulling when the error came.
 _IMAGE_CONTEXT = (
-    re.compile(r"failed to resolve source metadata for (?P<image>[^\s:]+(?::[^\s:]+)?)", re.I),
+    # The reference ends at ": " (a registry's port and the tag both follow a colon).
+    re.compile(r"failed to resolve source metadata for (?P<image>\S+?):(?:\s|$)", re.I),
     re.compile(r"load metadata for (?P<image>\S+?):?$", re.I),
     re.compile(r"Step \d+/\d+ : FROM (?P<image>\S+)", re.I),
     re.compile(r"failed to resolve reference \"(?P<image>[^\"]+)\"", re.I),
     re.compile(
-        r"^(?:#\d+ ERROR: |ERROR: )?(?:failed to solve: )?(?P<image>[^\s:]+(?::[\w][\w.-]*)?): failed to ",
+        r"^(?:#\d+ ERROR: |ERROR: )?(?:failed to solve: )?(?P<image>[^\s\"]+?): failed to ",
         re.I,
     ),
 )

@@ -1,5 +1,8 @@
 #!/usr/bin/env bash
-# The test suite: lint, types, unit tests, then integration tests on the real engine.
+# The test suite: lint, types, unit tests, then integration tests on the real engine; then, with
+# no arguments and where this script may switch engines (root, Debian's Engine 20.10 answering),
+# the tests marked `every_engine` (reference, sample class, hostile suite...) again on Engine 26,
+# and back to Engine 20.10. GRADER_SECOND_ENGINE= (empty) skips the second engine.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
@@ -12,3 +15,18 @@ export GRADER_REQUIRE_DOCKER=1  # integration tests fail, never skip, when Docke
 .venv/bin/ruff format --check harness grader.py tests checks conftest.py
 .venv/bin/mypy
 .venv/bin/python -m pytest "$@"
+
+second=${GRADER_SECOND_ENGINE-26}
+first=$(docker version -f '{{.Server.Version}}' 2>/dev/null || true)
+if [ $# -gt 0 ] || [ -z "$second" ]; then
+  exit 0
+fi
+if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null || [[ "$first" != 20.10.* ]]; then
+  echo "[test] Engine $second skipped: switching engines needs root, apt-get and Debian's Engine 20.10 (this engine: ${first:-none})." >&2
+  exit 0
+fi
+trap 'bash scripts/engine.sh 20.10' EXIT
+bash scripts/engine.sh "$second"
+bash scripts/ensure-docker.sh .venv/bin/python  # its images, in its own data root
+echo "[test] the tests marked every_engine, on Engine $(docker version -f '{{.Server.Version}}')" >&2
+.venv/bin/python -m pytest -m every_engine

@@ -30,7 +30,7 @@ from harness.ownership import SESSION_LABEL, current_session
 from ..integration.conftest import ASSIGNMENTS, GRADER, ROOT, run_grader
 from .make_intake import OUTSIDE_PATHS
 
-pytestmark = pytest.mark.docker
+pytestmark = [pytest.mark.docker, pytest.mark.every_engine]
 HERE = Path(__file__).parent
 HOSTILE = str(ASSIGNMENTS / "hostile")
 PWNED = Path("/tmp/grader-hostile-pwned")

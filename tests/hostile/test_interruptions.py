@@ -82,8 +82,14 @@ def test_ctrl_c_mid_batch_cleans_up_and_a_rerun_grades_only_the_rest(
     assert {_status(out, n) for n in ("a-good", "b-good", "c-bomb", "d-bomb")} == {"graded"}
 
 
-def _restart_daemon() -> None:
-    subprocess.run(["bash", str(ROOT / "scripts" / "ensure-docker.sh")], check=True, timeout=180)
+def _restart_daemon(version: str) -> None:
+    """Start again the engine that was stopped (scripts/engine.sh for Engine 26, whose data root
+    is its own; ensure-docker.sh starts the installed one)."""
+    if version.startswith("26."):
+        command = ["bash", str(ROOT / "scripts" / "engine.sh"), "26"]
+    else:
+        command = ["bash", str(ROOT / "scripts" / "ensure-docker.sh")]
+    subprocess.run(command, check=True, timeout=180)
 
 
 @pytest.mark.restarts_daemon
@@ -91,6 +97,7 @@ def test_the_daemon_stopping_mid_batch_is_an_error_never_a_zero(tmp_path: Path) 
     if os.geteuid() != 0 or not shutil.which("dockerd"):
         pytest.skip("stopping and starting the Docker daemon needs root and a local dockerd")
     api = DockerAPI()
+    version = str(api.client.version().get("Version", ""))
     # Two apps that stay up without ever serving: the grader waits on both (ready_timeout_s) while
     # the daemon stops. (A fork bomb may exit at once, leaving no moment when both run.)
     batch = tmp_path / "batch"
@@ -109,7 +116,7 @@ def test_the_daemon_stopping_mid_batch_is_an_error_never_a_zero(tmp_path: Path) 
         api.close()
         output, _ = proc.communicate(timeout=300)
     finally:
-        _restart_daemon()
+        _restart_daemon(version)
     assert proc.returncode == 2, output
     for name in ("a-idle", "b-idle"):
         result = json.loads((out / name / "result.json").read_text(encoding="utf-8"))

@@ -13,7 +13,7 @@ import pytest
 
 from .conftest import ASSIGNMENTS, run_grader
 
-pytestmark = pytest.mark.docker
+pytestmark = [pytest.mark.docker, pytest.mark.every_engine]
 HOSTILE = str(ASSIGNMENTS / "hostile")
 GOOD = Path(__file__).resolve().parents[1] / "hostile" / "cases" / "good"
 #: Nothing listens on the discard port: the registry "cannot be reached".

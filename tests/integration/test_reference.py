@@ -9,7 +9,7 @@ import pytest
 
 from .conftest import REFERENCE, run_grader
 
-pytestmark = pytest.mark.docker
+pytestmark = [pytest.mark.docker, pytest.mark.every_engine]
 
 
 def test_the_reference_passes_every_check(tmp_path: Path) -> None:

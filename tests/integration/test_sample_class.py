@@ -16,7 +16,7 @@ from harness.assignment import find_assignment, load_assignment
 
 from .conftest import SUBMISSIONS, GradedClass, run_grader
 
-pytestmark = pytest.mark.docker
+pytestmark = [pytest.mark.docker, pytest.mark.every_engine]
 SITEWEB = ["--only", "siteweb.builds", "--only", "siteweb.serves_site"]
 
 

@@ -20,6 +20,12 @@ LOGS = Path(__file__).parent / "pull_logs"
         ("engine20-buildkit-missing.txt", PullProblem("missing", "127.0.0.1:5055/nope/absente:1.0")),
         ("engine20-compose-up-unreachable.txt", PullProblem("unavailable", "", "b")),
         ("engine20-compose-up-missing.txt", PullProblem("missing", "127.0.0.1:5055/nope/absente:2.0", "b")),
+        # Recorded here, Engine 26.1.5 (Debian trixie) with the same Compose.
+        ("engine26-buildkit-unreachable.txt", PullProblem("unavailable", "httpd:2.4")),
+        ("engine26-buildkit-missing.txt", PullProblem("missing", "127.0.0.1:5055/nope/absente:1.0")),
+        ("engine26-compose-up-unreachable.txt", PullProblem("unavailable", "", "b")),
+        ("engine26-compose-up-missing.txt", PullProblem("missing", "127.0.0.1:5055/nope/absente:2.0", "b")),
+        ("engine26-buildkit-refused-port.txt", PullProblem("unavailable", "127.0.0.1:9/cours2/site:1")),
     ],
 )
 def test_recorded_logs(log: str, expected: PullProblem) -> None:
