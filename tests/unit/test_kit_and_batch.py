@@ -1,4 +1,4 @@
-"""The student kit ships no hidden check and no solution; shards cover a class once; Moodle exports split."""
+"""Shards cover a class once; merge joins them; Moodle exports split (the kit: test_kit.py)."""
 
 from __future__ import annotations
 
@@ -11,49 +11,9 @@ from harness.assignment import find_assignment, load_assignment
 from harness.batch import discover, merge, parse_shard, shard
 from harness.errors import GraderError, IntakeError
 from harness.intake import intake
-from harness.kit import make_kit, strip_hidden
 from harness.results import CheckResult, SubmissionResult
 
 COURS2 = load_assignment(find_assignment("cours2"))
-
-
-def test_the_kit_has_the_visible_checks_and_facts_and_nothing_hidden_or_solved(tmp_path: Path) -> None:
-    kit = make_kit(COURS2, tmp_path)
-    hidden = [c.id for c in COURS2.checks.values() if c.visibility == "hidden"]
-    assert hidden, "cours2 has a hidden check to leave out"
-    shipped = {p.relative_to(kit).as_posix() for p in kit.rglob("*") if p.is_file()}
-    # The statement may announce a hidden check; no check file or setting carries it.
-    code = "".join((kit / n).read_text(encoding="utf-8") for n in shipped if n.endswith((".py", ".yaml")))
-    for check_id in hidden:
-        assert check_id not in code
-    assert "facts.json" in shipped
-    assert "ENONCE.md" in shipped
-    assert not any(name.startswith(("siteweb/", "compteur/", "etudiants/")) for name in shipped)
-    assert not any(name.endswith(("Dockerfile", "compose.yaml", ".go", ".sql")) for name in shipped)
-    loaded = load_assignment(kit)
-    assert loaded.hidden_count == len(hidden)
-    assert set(loaded.checks) == {c.id for c in COURS2.checks.values() if c.visibility == "visible"}
-
-
-def test_hidden_check_functions_are_cut_with_their_decorators() -> None:
-    source = (
-        "import x\n\n\n@check('a.visible')\ndef test_a():\n    pass\n\n\n"
-        "@other\n@check('b.hidden')\ndef test_b():\n    secret = 1\n\n\ndef helper():\n    pass\n"
-    )
-    text, kept, removed = strip_hidden(source, {"b.hidden"})
-    assert (kept, removed) == (1, 1)
-    assert "b.hidden" not in text
-    assert "secret" not in text
-    assert "@other" not in text
-    assert "def helper" in text
-    assert "a.visible" in text
-
-
-def test_a_kit_folder_never_overwrites_something_else(tmp_path: Path) -> None:
-    (tmp_path / COURS2.id).mkdir()
-    (tmp_path / COURS2.id / "notes.txt").write_text("mine")
-    with pytest.raises(GraderError):
-        make_kit(COURS2, tmp_path)
 
 
 def test_shards_are_disjoint_even_and_cover_the_class() -> None:
