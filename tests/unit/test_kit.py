@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import ast
+import gettext
 import json
 import re
 from pathlib import Path
 
 import pytest
+from babel.messages.catalog import Catalog
+from babel.messages.mofile import write_mo
+from babel.messages.pofile import write_po
 
 from harness.assignment import Assignment, find_assignment, load_assignment
 from harness.errors import GraderError, SpecError
@@ -98,40 +102,59 @@ thresholds:
 """
 
 _VISIBLE = """\
-from harness import check
+from harness import _, check
 
 LIMIT = "shared_max"
 
 
 @check("web.serves")
 def test_serves(grading):
-    assert grading.fact("web.index", None) == grading.assignment.threshold(LIMIT)
+    assert grading.fact("web.index", None) == grading.assignment.threshold(LIMIT), _("Le site ne répond pas.")
 """
 
 _HIDDEN = """\
-from harness import check
+from harness import _, check
 
 
 @check("web.small")
 def test_small(grading):
     size = grading.fact("web.size_bytes", 0) * grading.assignment.threshold("size_ratio")
     assert grading.fact("web.index", None), grading.assignment.threshold("shared_max")
+    assert size < 10, _("L'image pèse trop : le barème secret le voit.")
 """
+
+_TRANSLATIONS = {
+    "Le site ne répond pas.": "The site does not answer.",
+    "L'image pèse trop : le barème secret le voit.": "The image is too heavy: the secret scale sees it.",
+}
 
 
 def _demo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, *, visible: str = _VISIBLE) -> Assignment:
-    checks = tmp_path / "checks" / "demo"
-    checks.mkdir(parents=True)
-    (checks / "assignment.yaml").write_text(_ASSIGNMENT, encoding="utf-8")
-    (checks / "test_web.py").write_text(visible, encoding="utf-8")
-    (checks / "test_web_hidden.py").write_text(_HIDDEN, encoding="utf-8")
-    reference = tmp_path / "reference" / "demo"
-    reference.mkdir(parents=True)
+    """An assignment folder with its reference, samples and English catalog inside it."""
+    folder = tmp_path / "demo"
+    folder.mkdir()
+    (folder / "assignment.yaml").write_text(_ASSIGNMENT, encoding="utf-8")
+    (folder / "test_web.py").write_text(visible, encoding="utf-8")
+    (folder / "test_web_hidden.py").write_text(_HIDDEN, encoding="utf-8")
+    reference = folder / "reference"
+    (reference / "web").mkdir(parents=True)
+    (reference / "web" / "Dockerfile").write_text("FROM nginx\n", encoding="utf-8")
     facts = {"web.index": "<h1>", "web.size_bytes": 1234, "web.unused": 1}
     (reference / FACTS_FILE).write_text(json.dumps({"assignment": "demo", "facts": facts}), encoding="utf-8")
     (reference / "ENONCE.md").write_text("| `web.serves`, `web.small` | 5, 2 |\n", encoding="utf-8")
+    (folder / "samples" / "good" / "web").mkdir(parents=True)
+    (folder / "samples" / "good" / "web" / "Dockerfile").write_text("FROM nginx\n", encoding="utf-8")
+    catalog = Catalog(locale="en", charset="utf-8")
+    for french, english in _TRANSLATIONS.items():
+        catalog.add(french, english)
+    messages = folder / "locale" / "en" / "LC_MESSAGES"
+    messages.mkdir(parents=True)
+    with (messages / "messages.po").open("wb") as po:
+        write_po(po, catalog)
+    with (messages / "messages.mo").open("wb") as mo:
+        write_mo(mo, catalog)
     monkeypatch.setattr(Assignment, "reference_dir", lambda self: reference)
-    return load_assignment(checks)
+    return load_assignment(folder)
 
 
 def test_facts_and_thresholds_ship_only_when_the_kit_s_code_names_them(
@@ -144,7 +167,21 @@ def test_facts_and_thresholds_ship_only_when_the_kit_s_code_names_them(
     assert loaded.thresholds == {"shared_max": 3.0}, "size_ratio serves the hidden check only"
     assert set(loaded.checks) == {"web.serves"}
     assert loaded.hidden_count == 1
-    assert sorted(p.name for p in kit.iterdir()) == ["assignment.yaml", FACTS_FILE, "test_web.py"]
+    shipped = sorted(p.relative_to(kit).as_posix() for p in kit.rglob("*") if p.is_file())
+    assert shipped == ["assignment.yaml", FACTS_FILE, "locale/en/LC_MESSAGES/messages.mo", "test_web.py"]
+
+
+def test_the_kit_s_catalog_translates_its_checks_and_not_the_hidden_ones(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    kit = make_kit(_demo(tmp_path, monkeypatch), tmp_path / "kits")
+    with (kit / "locale" / "en" / "LC_MESSAGES" / "messages.mo").open("rb") as mo:
+        english = gettext.GNUTranslations(mo)
+    assert english.gettext("Le site ne répond pas.") == "The site does not answer."
+    hidden = "L'image pèse trop : le barème secret le voit."
+    assert english.gettext(hidden) == hidden, "a hidden check's feedback is not in the kit"
+    assert english.info()["content-type"] == "text/plain; charset=utf-8", "the header is kept"
+    assert b"secret" not in (kit / "locale" / "en" / "LC_MESSAGES" / "messages.mo").read_bytes()
 
 
 def test_a_kit_file_naming_a_hidden_check_is_refused_with_its_name(
