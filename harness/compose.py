@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from . import cgroups
+from . import cgroups, http_client
 from .assignment import Limits
 from .buildcache import prepare_builds
 from .compose_cli import CommandResult, ComposeCLI
@@ -169,6 +169,12 @@ class ComposeProject:
         self.file = workdir / f"{name}.compose.json"
         self._built: SubmissionError | bool | None = False
         self._up: SubmissionError | bool | None = False
+        #: Services started and found ready since the last down, and the failures of partial starts
+        #: (by the services they needed): a later call for the same services fails the same way.
+        self._ready: set[str] = set()
+        self._partial_failures: dict[frozenset[str], SubmissionError] = {}
+        self._built_services: set[str] = set()
+        self._build_failures: dict[frozenset[str], SubmissionError] = {}
         #: Anonymous volumes of containers this project removed: no label reaches them.
         self.anonymous_volumes: set[str] = set()
         #: Services whose container had to be killed on a stop; hints go to ``advise``.
@@ -210,9 +216,27 @@ class ComposeProject:
             raise
         setattr(self, attr, None)
 
-    def build(self) -> None:
-        """Build every image of the project (the policy is enforced first)."""
-        self._once("_built", self._build)
+    def build(self, services: Sequence[str] = ()) -> None:
+        """Build every image of the project, or those ``services`` and what they depend on need (the
+        policy is enforced first). A failure is remembered as :meth:`up` remembers its own."""
+        if not services or self._built is None:
+            self._once("_built", self._build)
+            return
+        needed = frozenset(
+            name for name in self.needed(services) if (self.model["services"].get(name) or {}).get("build")
+        )
+        if needed <= self._built_services:
+            return
+        for failed, error in self._build_failures.items():
+            if failed <= needed:
+                raise error
+        self._prepare()
+        try:
+            self._run_build(*sorted(needed))
+        except SubmissionError as exc:
+            self._build_failures[needed] = exc
+            raise
+        self._built_services.update(needed)
 
     def _prepare(self) -> None:
         """Gate the model and write the file Compose runs from, once, before any Compose command:
@@ -236,7 +260,7 @@ class ComposeProject:
         ``stop_when`` (see :meth:`ComposeCLI.run`) may end the build as soon as its log has
         said what the caller wanted to know; the image then stays the one built before.
         """
-        self.build()
+        self.build([service])
         return self._run_build(service, stop_when=stop_when)
 
     def _run_build(self, *services: str, stop_when: Callable[[str | None], bool] | None = None) -> str:
@@ -274,13 +298,46 @@ class ComposeProject:
             return (f"{found[0]}:{lines[0]}",)
         return tuple(found)
 
-    def up(self) -> None:
-        """Build, start every service and wait until each one is ready."""
-        self.build()
-        self._once("_up", self._up_and_wait)
+    def up(self, services: Sequence[str] = ()) -> None:
+        """Build, start every service (or only ``services`` and what they depend on) and wait until
+        each one is ready. A failure is remembered: asking again for the same services raises it again,
+        while a start of other services (that do not need the broken one) is tried on its own."""
+        self.build(services)
+        if not services:
+            self._once("_up", self._up_and_wait)
+            return
+        unknown = sorted(set(services) - set(self.model["services"]))
+        if unknown:
+            raise ServiceNotReady(
+                _("Le projet n'a pas de service « {service} ».").format(service=", ".join(unknown))
+            )
+        needed = frozenset(self.needed(services))
+        if needed <= self._ready:
+            return
+        for failed, error in self._partial_failures.items():
+            if failed <= needed:
+                raise error
+        try:
+            self._up_and_wait(tuple(sorted(needed)))
+        except SubmissionError as exc:
+            self._partial_failures[needed] = exc
+            raise
 
-    def _up_and_wait(self) -> None:
-        result = self._compose("up", "-d", "--no-build", timeout=self.limits.up_timeout_s)
+    def needed(self, services: Sequence[str]) -> set[str]:
+        """``services`` and every service they depend on (``depends_on``), transitively."""
+        found: set[str] = set()
+        pending = list(services)
+        while pending:
+            name = pending.pop()
+            if name in found:
+                continue
+            found.add(name)
+            depends = (self.model["services"].get(name) or {}).get("depends_on") or {}
+            pending.extend(str(d) for d in depends)
+        return found
+
+    def _up_and_wait(self, services: tuple[str, ...] = ()) -> None:
+        result = self._compose("up", "-d", "--no-build", *services, timeout=self.limits.up_timeout_s)
         if result.timed_out:
             raise ServiceNotReady(
                 _("Le démarrage a dépassé la limite de {s} secondes.").format(
@@ -292,9 +349,11 @@ class ComposeProject:
             self.docker.ping()
             self._raise_pull_problem(result.output, ServiceNotReady)
             raise ServiceNotReady(
-                _("Docker Compose n'arrive pas à démarrer le projet :"), details=key_lines(result.output)
+                _("Docker Compose n'arrive pas à démarrer le projet."),
+                details=key_lines(result.output),
             )
-        self.wait_ready()
+        self.wait_ready(services)
+        self._ready.update(services or self.model["services"])
 
     def _raise_pull_problem(
         self, output: str, kind: type[SubmissionError], services: tuple[str, ...] = ()
@@ -340,6 +399,8 @@ class ComposeProject:
         The project can be started again with :meth:`up`.
         """
         self._up = False
+        self._ready.clear()
+        self._partial_failures.clear()
         if self.file.exists():
             self._remember_anonymous_volumes()
             if not volumes:  # a check's own down: tell the student if a process ignored SIGTERM
@@ -366,8 +427,11 @@ class ComposeProject:
         """Stop (within the grader's stop timeout), then ``docker compose rm --force ARGS``, noting
         first the anonymous volumes it detaches."""
         self._up = False
+        named = [a for a in args if not a.startswith("-")]
+        self._ready.difference_update(named or self.model["services"])
+        self._partial_failures.clear()
         self._remember_anonymous_volumes()
-        self._stop(*[a for a in args if not a.startswith("-")])
+        self._stop(*named)
         self._compose("rm", "--force", *args, timeout=120)
 
     def _stop(self, *services: str) -> None:
@@ -382,7 +446,7 @@ class ComposeProject:
         self._compose("stop", "--timeout", str(int(timeout)), *services, timeout=120)
         for state in self.containers():
             killed = state.id in running and state.exit_code == 137 and not state.oom_killed
-            if not killed or state.service in self.ignored_sigterm:
+            if not killed or state.service in self.ignored_sigterm or self._stops_with_kill(state.service):
                 continue
             self.ignored_sigterm.add(state.service)
             if self.advise is not None:
@@ -394,6 +458,11 @@ class ComposeProject:
                         "forme exec de CMD (notion : arrêt d'un conteneur)."
                     ).format(service=state.service, s=int(timeout))
                 )
+
+    def _stops_with_kill(self, service: str) -> bool:
+        """A service whose declared ``stop_signal`` is SIGKILL: its 137 is what it asked for."""
+        signal = str((self.model["services"].get(service) or {}).get("stop_signal") or "").upper()
+        return signal.removeprefix("SIG") in ("KILL", "9")
 
     def _remember_anonymous_volumes(self) -> None:
         """Note the anonymous volumes in use, before a removal detaches them from any container."""
@@ -453,16 +522,15 @@ class ComposeProject:
             details=_("Dernières lignes de son journal :") + "\n" + self.docker.logs(state.id, tail=15),
         )
 
-    def wait_ready(self) -> None:
-        """Poll with back-off until every service runs (healthy, answering HTTP where asked).
-
-        Fails at once when a container has exited, with its last log lines.
+    def wait_ready(self, services: Sequence[str] = ()) -> None:
+        """Poll with back-off until every service (or those of ``services``) runs (healthy, answering
+        HTTP where asked). Fails at once when a container has exited, with its last log lines.
         """
         deadline = time.monotonic() + self.limits.ready_timeout_s
         delay = 0.1
-        expected = set(self.model["services"])
+        expected = set(services or self.model["services"])
         while True:
-            states = self.containers()
+            states = [state for state in self.containers() if state.service in expected]
             pending = expected - {s.service for s in states}
             for state in states:
                 restarts_left = self._will_restart(state)
@@ -499,11 +567,9 @@ class ComposeProject:
             delay = min(delay * 1.6, 1.0)
 
     def _answers_http(self, state: ContainerState) -> bool:
-        from .target import http_answers  # the facade owns HTTP; imported here to keep layers one-way
-
         for port in self.http_ports:
             host_port = state.ports.get(port)
-            if host_port is not None and not http_answers(host_port):
+            if host_port is not None and not http_client.answers(host_port):
                 return False
         return True
 

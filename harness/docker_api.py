@@ -176,6 +176,19 @@ class DockerAPI:
         return dict(self.client.api.inspect_container(container_id))
 
     @_boundary
+    def process_uid(self, container_id: str) -> int:
+        """The user id of the container's main process as the kernel sees it (``docker top``), -1
+        when it is not running."""
+        main = str((self.client.api.inspect_container(container_id).get("State") or {}).get("Pid") or "")
+        top = self.client.api.top(container_id, ps_args="-o pid,uid")
+        titles = [str(t).upper() for t in top.get("Titles") or []]
+        for row in top.get("Processes") or []:
+            fields = dict(zip(titles, row, strict=False))
+            if str(fields.get("PID")) == main and str(fields.get("UID", "")).isdigit():
+                return int(fields["UID"])
+        return -1
+
+    @_boundary
     def writable_layers(self, run_id: str) -> list[tuple[str, str, str, str]]:
         """(container id, service, Compose project, host folder of its writable layer: overlay2's
         UpperDir) for the run's containers; empty where the engine does not say (another driver, a VM)."""
@@ -246,10 +259,11 @@ class DockerAPI:
         """The build history of an image: each layer's ``CreatedBy`` line, untruncated."""
         return [str(h.get("CreatedBy", "")) for h in self.client.api.history(reference)]
 
-    @_boundary
     def save_image(self, reference: str) -> Iterator[bytes]:
-        """The image as ``docker save`` streams it (a tar of layers and config)."""
-        yield from self.client.api.get_image(reference)
+        """The image as ``docker save`` streams it (a tar of layers and config). The engine's errors
+        are translated while the stream is read, not only when it is asked for."""
+        with _translated():
+            yield from self.client.api.get_image(reference)
 
     def pull(self, reference: str) -> bool:
         """Pull ``reference``; False when the registry answers that it has no such image.

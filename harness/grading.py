@@ -81,7 +81,7 @@ class Grading:
     def stack(self, part: str) -> Stack:
         """The part as a Compose project (built and started only when a check asks)."""
         if part not in self._stacks:
-            self._stacks[part] = Stack(self._project(part))
+            self._stacks[part] = Stack(self._project(part), read=self.read_bytes)
         self._stack_users.setdefault(part, set()).add(self.current_check)
         return self._stacks[part]
 
@@ -151,7 +151,7 @@ class Grading:
         """A project the grader composes itself (a probe, a variant of a part), namespaced alike."""
         if key not in self._stacks:
             project = self._new_project(self.project_name(key), model, http_ports, self._parts_network())
-            self._stacks[key] = Stack(project)
+            self._stacks[key] = Stack(project, read=self.read_bytes)
         self._stack_users.setdefault(key, set()).add(self.current_check)
         return self._stacks[key]
 
@@ -177,6 +177,25 @@ class Grading:
             if self._cgroup is None:
                 print("grader: no cgroup for this grading: per-container limits only.", file=sys.stderr)
         return self._cgroup.parent if self._cgroup is not None else None
+
+    def network(self, name: str) -> str:
+        """A new internal network of this grading (``g<run>-<name>``), removed with everything else:
+        for a probe that must stand outside the student's networks."""
+        full = f"g{self.run_id}-{name}".lower()
+        self.docker.create_network(full, self.run_id)
+        return full
+
+    def image_present(self, image: str) -> bool:
+        return self.docker.image_attrs(image) is not None
+
+    def pull(self, image: str) -> bool:
+        """Pull ``image``: False when its registry answers that it has no such image; raises
+        :class:`InfrastructureError` when the registry cannot be reached."""
+        return self.docker.pull(image)
+
+    def remove_image(self, image: str) -> None:
+        """Remove an image this check pulled (a pulled image carries no grader label)."""
+        self.docker.remove_image(image)
 
     def probe(self, image: str, *command: str, network: str | None = None) -> ExecResult:
         """Run a short-lived grader container from ``image`` (no network unless ``network``)."""

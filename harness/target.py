@@ -8,10 +8,11 @@ sentence. HTTP only ever goes to 127.0.0.1, on the ports the sandbox published, 
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
 from typing import Any
 
-from . import http_client
+from . import dockerfile, http_client
 from .compose import ComposeProject
 from .docker_api import ContainerState, ExecResult
 from .errors import ServiceNotReady, SubmissionError
@@ -107,24 +108,135 @@ class Service:
     def logs(self, tail: int = 20) -> str:
         return self.stack.project.docker.logs(self.state().id, tail=tail)
 
+    @property
+    def declared(self) -> dict[str, Any]:
+        """The service as the student wrote it (normalized by Compose): what checks about the file read."""
+        return dict((self.stack.declared.get("services") or {}).get(self.name) or {})
+
+    @property
+    def effective(self) -> dict[str, Any]:
+        """The service as the sandbox runs it (limits, ports on 127.0.0.1, capped restart...)."""
+        return dict(self.stack.effective["services"][self.name])
+
+    def restart_policy(self) -> str:
+        """The restart policy the student declared (``restart:``, else ``deploy.restart_policy``),
+        "no" when none: the sandbox caps it, so read the declared one here."""
+        declared = self.declared
+        if declared.get("restart"):
+            return str(declared["restart"])
+        condition = ((declared.get("deploy") or {}).get("restart_policy") or {}).get("condition")
+        return {"any": "always", "on-failure": "on-failure", "none": "no"}.get(str(condition), "no")
+
+    def user(self) -> str:
+        """The user the image or the service declares (``USER``, ``user:``), "" when none (root)."""
+        return str(self.inspect().get("Config", {}).get("User") or "")
+
+    def process_uid(self) -> int:
+        """The user id the container's main process runs as, read by the engine (``docker top``):
+        works on images without a shell (scratch)."""
+        return self.stack.project.docker.process_uid(self.state().id)
+
+    def health(self) -> tuple[str, list[str]]:
+        """The container's health status ("healthy", "unhealthy", "starting", or "" without a
+        healthcheck) and the output of its last probes."""
+        health = (self.inspect().get("State") or {}).get("Health") or {}
+        log = [str(entry.get("Output", "")).strip() for entry in health.get("Log") or []]
+        return str(health.get("Status") or ""), log
+
+    def wait_healthy(self, timeout: float | None = None) -> list[str]:
+        """Wait until the healthcheck says healthy (within ``timeout``, by default the assignment's
+        readiness limit); the last probes' output. A service without a healthcheck, one found
+        unhealthy or still starting at the deadline, fails the check with that output."""
+        deadline = time.monotonic() + (
+            self.stack.project.limits.ready_timeout_s if timeout is None else timeout
+        )
+        while True:
+            status, log = self.health()
+            if status == "healthy":
+                return log
+            if not status:
+                raise SubmissionError(
+                    _(
+                        "Le service « {service} » n'a pas de healthcheck (notion : HEALTHCHECK, healthcheck:)."
+                    ).format(service=self.name)
+                )
+            if status == "unhealthy" or time.monotonic() > deadline:
+                raise SubmissionError(
+                    _("Le service « {service} » n'est pas en bonne santé (état : {status}).").format(
+                        service=self.name, status=status
+                    ),
+                    details=_("Dernières sorties du healthcheck :") + "\n" + "\n".join(log[-3:]),
+                )
+            time.sleep(0.5)
+
 
 class Stack:
     """A submission part as a Compose project: built and started on demand, once."""
 
-    def __init__(self, project: ComposeProject) -> None:
+    def __init__(self, project: ComposeProject, read: Callable[[Path], bytes] | None = None) -> None:
         self.project = project
+        #: Reads a file of the submission without following a planted link (the grading's reader).
+        self._read = read or (lambda path: path.read_bytes())
+
+    @property
+    def name(self) -> str:
+        """The namespaced Compose project name."""
+        return self.project.name
+
+    @property
+    def declared(self) -> dict[str, Any]:
+        """The project as the student wrote it (after ``compose config``): read it for what the file says."""
+        return self.project.source_model
 
     @property
     def source_model(self) -> dict[str, Any]:
-        return self.project.source_model
+        return self.declared
 
-    def build(self) -> Stack:
-        self.project.build()
+    @property
+    def effective(self) -> dict[str, Any]:
+        """The project as the sandbox runs it: namespaced names, limits, loopback ports, capped restarts."""
+        return self.project.model
+
+    @property
+    def services(self) -> list[str]:
+        return list(self.project.model["services"])
+
+    def build(self, services: Sequence[str] = ()) -> Stack:
+        """Build the project's images (or those ``services`` need): a failure fails the check."""
+        self.project.build(services)
         return self
 
-    def up(self) -> Stack:
-        self.project.up()
+    def rebuild(self, service: str, stop_when: Callable[[str | None], bool] | None = None) -> str:
+        """Build ``service`` again (after the check changed its sources); its build log. ``stop_when``
+        gets each log line (None while waiting) and may end the build once the log has told enough."""
+        return self.project.rebuild(service, stop_when=stop_when)
+
+    def up(self, services: Sequence[str] = ()) -> Stack:
+        """Start the project (or only ``services`` and what they depend on) and wait until ready.
+        Starting only what a check needs keeps a broken service from failing the others' checks."""
+        self.project.up(services)
         return self
+
+    def down(self, *, volumes: bool = False) -> Stack:
+        """``docker compose down`` (with ``-v`` when ``volumes``): a later :meth:`up` starts again."""
+        self.project.down(volumes=volumes)
+        return self
+
+    def recreate(self, service: str) -> Service:
+        """Remove the service's container (its volumes stay) and start a new one (with what it
+        depends on, started if needed); the new container, once ready."""
+        self.project.remove_container(service)
+        return self.up(services=[service]).service(service)
+
+    def renew_volumes(self) -> Stack:
+        """Remove every container and volume of the project: the next :meth:`up` starts on fresh volumes."""
+        self.project.renew_volumes()
+        return self
+
+    def leftovers(self) -> list[str]:
+        """The containers and networks of the project that exist now (after a down: none)."""
+        containers = [state.name for state in self.project.containers()]
+        return containers + self.project.docker.project_networks(self.project.name)
 
     def service(self, name: str) -> Service:
         if name not in self.project.model["services"]:
@@ -136,7 +248,7 @@ class Stack:
 
     def image_attrs(self, service: str) -> dict[str, Any]:
         """``docker image inspect`` of the service's image (built first if needed)."""
-        self.build()
+        self.build([service])
         attrs = self.project.docker.image_attrs(self.image_name(service))
         if attrs is None:
             raise ServiceNotReady(
@@ -147,17 +259,47 @@ class Stack:
     def image_size(self, service: str) -> int:
         return int(self.image_attrs(service).get("Size", 0))
 
-    def base_image_size(self, base: str) -> int | None:
-        """The size of the image a final stage starts from (0 for ``scratch``), None when it is
-        not on the engine (builds pull their bases, so it is there after a build)."""
+    def image_history(self, service: str) -> list[str]:
+        """Each layer's ``CreatedBy`` line of the service's image (``docker history --no-trunc``)."""
+        self.build([service])
+        return self.project.docker.image_history(self.image_name(service))
+
+    def dockerfile(self, service: str) -> Path | None:
+        """The Dockerfile the service builds from, None when it has no ``build:`` or the file is absent."""
+        build = ((self.declared.get("services") or {}).get(service) or {}).get("build") or {}
+        if not build.get("context"):
+            return None
+        path = Path(build["context"]) / str(build.get("dockerfile") or "Dockerfile")
+        return path if path.is_file() else None
+
+    def final_base(self, service: str) -> str | None:
+        """The image the service's built stage starts from (stage names and build arguments
+        followed): ``scratch``, a name as written, or None when it cannot be told."""
+        path = self.dockerfile(service)
+        if path is None:
+            return None
+        build = ((self.declared.get("services") or {}).get(service) or {}).get("build") or {}
+        args = {str(k): None if v is None else str(v) for k, v in (build.get("args") or {}).items()}
+        text = self._read(path).decode("utf-8", "replace")
+        return dockerfile.final_base(
+            dockerfile.parse(text, heredocs=True), args, str(build.get("target") or "")
+        )
+
+    def added_size(self, service: str) -> tuple[int, str | None]:
+        """What the service's image adds over the image its final stage starts from, in bytes, and
+        that base (the whole image when the base is unknown or not on the engine)."""
+        size = self.image_size(service)
+        base = self.final_base(service)
+        if base is None:
+            return size, None
         if base == "scratch":
-            return 0
+            return size, base
         attrs = self.project.docker.image_attrs(base)
-        return None if attrs is None else int(attrs.get("Size", 0))
+        return size - (int(attrs.get("Size", 0)) if attrs else 0), base
 
     def scan_image(self, service: str, needles: Iterable[bytes] = ()) -> ImageScan:
         """Every path of the service's image, and where each of ``needles`` appears in it."""
-        self.build()
+        self.build([service])
         return scan_saved_image(self.project.docker.save_image(self.image_name(service)), needles)
 
     def network_name(self, key: str) -> str:

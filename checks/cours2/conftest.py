@@ -9,10 +9,7 @@ from typing import Any
 
 import pytest
 
-from harness import _
-from harness.errors import SubmissionError
-from harness.grading import Grading
-from harness.target import Stack
+from harness import Grading, Stack, SubmissionError, _
 
 SECRET = "db_password"
 SECRET_PATH = "/run/secrets/db_password"

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from harness import _, check
-from harness.target import HttpResponse, Service, Stack
+from harness import HttpResponse, Service, Stack, _, check
 
 PORT = 8080
 PATH = "/compteur"
@@ -55,19 +54,15 @@ def test_compteur_get_and_post_count(compteur: Stack) -> None:
 def test_compteur_count_survives_its_container(compteur: Stack) -> None:
     # Counts on from wherever the count is (compteur.counter_api may have left it at 1): starting
     # on a fresh volume would cost one more container, and the fresh-volume case is tested last.
-    project = compteur.project
     service = compteur.up().service("compteur")
     start = _get(service)
     for _i in range(3):
         _post(service)
-    project.remove_container("compteur")
-    service = compteur.up().service("compteur")
-    kept = _get(service)
+    kept = _get(compteur.recreate("compteur"))
     assert kept == start + 3, _(
         "Après 3 POST, suppression du conteneur et nouveau conteneur sur le même volume nommé, "
         "GET /compteur renvoie {got} au lieu de {expected} : le compte doit être écrit dans /data "
         "(notion : volumes nommés)."
     ).format(got=kept, expected=start + 3)
-    project.renew_volumes()
-    fresh = _get(compteur.up().service("compteur"))
+    fresh = _get(compteur.renew_volumes().up().service("compteur"))
     assert fresh == 0, _("Sur un volume neuf, GET /compteur doit renvoyer 0, reçu {got}.").format(got=fresh)

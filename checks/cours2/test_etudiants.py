@@ -8,14 +8,9 @@ from __future__ import annotations
 import re
 import secrets
 import time
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from harness import _, check
-from harness.buildlog import BuildSteps
-from harness.dockerfile import final_base, parse
-from harness.grading import Grading
-from harness.images import go_toolchain_paths
+from harness import BuildSteps, Grading, _, check, go_toolchain_paths
 
 if TYPE_CHECKING:  # test modules cannot import conftest at run time (importlib import mode)
     from conftest import Etudiants
@@ -116,7 +111,7 @@ def test_db_is_reachable_as_mysql_on_cours2_only(etudiants: Etudiants, grading: 
         "Un conteneur sur le réseau cours2 résout « mysql » en « {got} » au lieu de l'adresse de db ({ip}) "
         "(notion : alias réseau)."
     ).format(got=resolved or _("rien"), ip=db_ip or "?")
-    outside_network = grading.docker.create_network(f"{stack.project.name}_dehors", grading.run_id)
+    outside_network = grading.network("dehors")
     outside = grading.probe(PROBE_IMAGE, "getent", "hosts", ALIAS, network=outside_network)
     assert outside.exit_code != 0, _(
         "Un conteneur hors du réseau cours2 résout quand même « mysql » : l'alias doit être propre au réseau."
@@ -155,7 +150,7 @@ def _leaks(etudiants: Etudiants, grading: Grading) -> list[str]:
         for arg, value in ((spec.get("build") or {}).get("args") or {}).items():
             if value is not None and contains(str(value)):
                 found.append(_("l'argument de construction {arg} de « {s} »").format(arg=arg, s=name))
-    for name in stack.project.model["services"]:
+    for name in stack.services:
         container_env = stack.service(name).inspect().get("Config", {}).get("Env") or []
         if any(contains(e.split("=", 1)[-1]) for e in container_env):
             found.append(_("l'environnement du conteneur « {s} »").format(s=name))
@@ -165,7 +160,7 @@ def _leaks(etudiants: Etudiants, grading: Grading) -> list[str]:
             found.append(_("l'environnement de l'image de « {s} »").format(s=name))
         if any(contains(str(v)) for v in (config.get("Labels") or {}).values()):
             found.append(_("une étiquette de l'image de « {s} »").format(s=name))
-        if any(contains(line) for line in grading.docker.image_history(stack.image_name(name))):
+        if any(contains(line) for line in stack.image_history(name)):
             found.append(_("l'historique (docker history) de l'image de « {s} »").format(s=name))
         scan = stack.scan_image(name, [p.encode() for p in traceable])
         places = sorted({w for p in traceable for w in scan.where(p.encode())})
@@ -219,17 +214,9 @@ def test_api_reads_the_database_with_the_secret(etudiants: Etudiants) -> None:
     ).format(id=new_id)
 
 
-def _dockerfile(etudiants: Etudiants, service: str) -> Path | None:
-    build = ((etudiants.model.get("services") or {}).get(service) or {}).get("build") or {}
-    if not build.get("context"):
-        return None
-    path = Path(build["context"]) / str(build.get("dockerfile") or "Dockerfile")
-    return path if path.is_file() else None
-
-
 @check("etudiants.multistage_small")
 def test_api_image_is_multistage_without_toolchain(etudiants: Etudiants, grading: Grading) -> None:
-    dockerfile = _dockerfile(etudiants, "api")
+    dockerfile = etudiants.stack.dockerfile("api")
     assert dockerfile is not None, _("Le service api doit être construit depuis un Dockerfile (build:).")
     stages = [
         line
@@ -246,13 +233,7 @@ def test_api_image_is_multistage_without_toolchain(etudiants: Etudiants, grading
     ).format(paths=", ".join(toolchain[:2]))
     # What the final stage adds over the image it starts from: the base is the student's choice
     # (scratch, alpine, debian...), and an official image weighs what its registry says.
-    size = etudiants.stack.image_size("api")
-    build = ((etudiants.model.get("services") or {}).get("api") or {}).get("build") or {}
-    args = {str(k): None if v is None else str(v) for k, v in (build.get("args") or {}).items()}
-    text = grading.read_bytes(dockerfile).decode("utf-8", "replace")
-    base = final_base(parse(text, heredocs=True), args, str(build.get("target") or ""))
-    base_size = etudiants.stack.base_image_size(base) if base else None
-    added = size - (base_size or 0)
+    added, base = etudiants.stack.added_size("api")
     limit = grading.assignment.threshold("api_image_added_max_mb") * 1e6
     assert added <= limit, _(
         "L'étape finale de l'image de l'api ajoute {added} Mo à son image de base ({base}) ; la limite est "
@@ -264,7 +245,7 @@ def test_api_image_is_multistage_without_toolchain(etudiants: Etudiants, grading
 def test_api_rebuild_after_a_code_change_reuses_dependency_layers(
     etudiants: Etudiants, grading: Grading
 ) -> None:
-    dockerfile = _dockerfile(etudiants, "api")
+    dockerfile = etudiants.stack.dockerfile("api")
     assert dockerfile is not None, _("Le service api doit être construit depuis un Dockerfile (build:).")
     sources = sorted(dockerfile.parent.rglob("*.go"), key=lambda p: (p.name != "main.go", str(p)))
     assert sources, _("Aucun fichier source Go (*.go) dans le contexte de construction de l'api.")
@@ -286,7 +267,7 @@ def test_api_rebuild_after_a_code_change_reuses_dependency_layers(
             compile_is_last and any(_COMPILE_STEP.search(t) for t in running)
         )
 
-    etudiants.stack.project.rebuild("api", stop_when=answered)
+    etudiants.stack.rebuild("api", stop_when=answered)
     # A finished build says DONE or CACHED for every step; a stopped one, what it had settled.
     redone = [text for text in steps.running(time.monotonic()) if _DEPENDENCY_STEP.search(text)]
     assert not redone, _(
@@ -314,8 +295,7 @@ def test_database_survives_down_and_up(etudiants: Etudiants) -> None:
     stack = etudiants.stack.up()
     marker = 8000 + secrets.randbelow(999)
     etudiants.sql(f"INSERT INTO etudiants (id, nom, prenom) VALUES ({marker}, 'Persistance', 'Hélène')")
-    stack.project.down(volumes=False)
-    stack.up()
+    stack.down().up()
     count = etudiants.sql(f"SELECT COUNT(*) FROM etudiants WHERE id = {marker}").strip()
     assert count == "1", _(
         "Une ligne insérée disparaît après « docker compose down » puis « up » : les données de db doivent "
@@ -325,10 +305,5 @@ def test_database_survives_down_and_up(etudiants: Etudiants) -> None:
 
 @check("etudiants.compose_down_clean")
 def test_compose_down_removes_containers_and_networks(etudiants: Etudiants, grading: Grading) -> None:
-    stack = etudiants.stack.up()
-    stack.project.down(volumes=False)
-    containers = [c.name for c in stack.project.containers()]
-    networks = grading.docker.project_networks(stack.project.name)
-    assert not containers and not networks, _("Après « docker compose down », il reste : {left}.").format(
-        left=", ".join(containers + networks)
-    )
+    left = etudiants.stack.up().down().leftovers()
+    assert not left, _("Après « docker compose down », il reste : {left}.").format(left=", ".join(left))

@@ -8,9 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from harness import _, check
-from harness.errors import InfrastructureError
-from harness.grading import Grading
+from harness import Grading, InfrastructureError, _, check
 
 CONFIG = Path(__file__).with_name("hadolint.yaml")
 

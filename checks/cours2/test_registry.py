@@ -4,10 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from harness import _, check
-from harness.dockerfile import registry_host, registry_listed
-from harness.errors import InfrastructureError
-from harness.grading import Grading
+from harness import Grading, InfrastructureError, _, check, registry_host, registry_listed
 
 
 @check("registry.image_pullable")
@@ -19,9 +16,9 @@ def test_named_image_pulls_and_serves_the_site(grading: Grading) -> None:
     host = registry_host(image)
     if not registry_listed(host):
         pytest.skip(_("Le registre {host} n'est pas accessible depuis ce correcteur.").format(host=host))
-    already_here = grading.docker.image_attrs(image) is not None
+    already_here = grading.image_present(image)
     try:
-        found = grading.docker.pull(image)
+        found = grading.pull(image)
     except InfrastructureError:
         pytest.skip(_("Le registre {host} ne répond pas.").format(host=host))
     assert found, _("L'image {image} est introuvable dans le registre (notion : docker push).").format(
@@ -37,5 +34,5 @@ def test_named_image_pulls_and_serves_the_site(grading: Grading) -> None:
         ).format(image=image)
     finally:
         if not already_here:  # a pulled image carries no grader label: remove it by name
-            stack.project.down(volumes=True)
-            grading.docker.remove_image(image)
+            stack.down(volumes=True)
+            grading.remove_image(image)

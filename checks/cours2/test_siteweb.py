@@ -5,9 +5,7 @@ from __future__ import annotations
 import shutil
 import time
 
-from harness import _, check
-from harness.grading import Grading
-from harness.target import Stack
+from harness import Grading, Stack, _, check
 
 HTML_ROOT = "/usr/share/nginx/html"
 PROBE_BASE = "debian:bookworm-slim"
