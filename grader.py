@@ -4,10 +4,14 @@ grader check [PATH]              a student's self-check (visible checks)
 grader ci [PATH] --junit FILE    the self-check on a pull request: JUnit, job summary, platform files
 grader grade DIR --out OUT       grade every submission of a class folder (or a Moodle export)
 grader merge OUT... --out OUT    join the outputs of --shard runs into one
-grader kit [ASSIGNMENT] OUT      the student kit: visible checks and the reference's facts
+grader kit OUT                   the student kit: visible checks and the reference's facts
 grader reference record          measure the reference solution once (facts.json)
 grader clean [--all]             remove what runs whose grader is gone left behind
 grader images list|pull|save|load  the images an assignment needs, for machines that cannot pull
+
+Every command that works on an assignment takes it as --assignment NAME_OR_PATH: the name of an
+installed assignment (checks/<name>/) or the path of a folder holding assignment.yaml. Without
+it, the one installed assignment is used; when several are installed, the flag is required.
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ from pathlib import Path
 from rich.console import Console
 
 from harness import __version__, cgroups
-from harness.assignment import Assignment, find_assignment, load_assignment
+from harness.assignment import Assignment, find_assignment, installed_assignments, load_assignment
 from harness.base_images import (
     ImageOutcome,
     ImageSupply,
@@ -39,7 +43,7 @@ from harness.console import BatchDisplay, for_terminal, make_console, print_chec
 from harness.docker_api import DockerAPI, Leftovers
 from harness.errors import DaemonUnavailable, GraderError, GraderTimeout, InfrastructureError
 from harness.grading import FACTS_FILE
-from harness.i18n import _, ngettext, set_language
+from harness.i18n import _, ngettext, set_language, source_messages, untranslated_messages
 from harness.intake import submission_name
 from harness.kit import make_kit
 from harness.report import github, junit, platforms
@@ -51,28 +55,80 @@ from harness.runner import GradeOptions, Runner
 
 EXIT_OK, EXIT_FAILED, EXIT_ERROR, EXIT_INTERRUPTED = 0, 1, 2, 130
 
+EXIT_CODES = f"""exit codes:
+  {EXIT_OK}    done: every check passed (check, ci: the threshold is reached), every submission graded
+  {EXIT_FAILED}    some check failed (check, ci), or the registry has no such image (images pull)
+  {EXIT_ERROR}    usage error, or the work could not be done (Docker down, a time limit, a submission
+       in error, an assignment that does not load): fix or rerun
+  {EXIT_INTERRUPTED}  interrupted (Ctrl-C, SIGTERM): this run's containers were removed; rerun to finish
+"""
+
+ASSIGNMENT_HELP = (
+    "the assignment: the name of an installed one (checks/NAME/) or the path of a folder holding "
+    "assignment.yaml (a student kit, a lab outside the project); needed when more than one is installed"
+)
+LEGACY_HELP = "deprecated (use --assignment); accepted until the next release"
+
+
+class UsageError(Exception):
+    """The command line cannot be obeyed as given: argparse's usage error, exit 2."""
+
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="grader", description=__doc__.splitlines()[0] if __doc__ else None)
+    parser = argparse.ArgumentParser(
+        prog="grader",
+        description="Grades Docker and Compose lab submissions by building and running them for real.",
+        epilog=EXIT_CODES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("--version", action="version", version=f"grader {__version__}")
-    parser.add_argument("--lang", choices=("fr", "en"), default=os.environ.get("GRADER_LANG", "fr"))
+    parser.add_argument(
+        "--lang",
+        choices=("fr", "en"),
+        default=os.environ.get("GRADER_LANG", "fr"),
+        help="language of the feedback and messages: fr (default, or $GRADER_LANG) or en",
+    )
     # --lang is accepted after the command too; SUPPRESS keeps the top-level value when absent there.
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--lang", choices=("fr", "en"), default=argparse.SUPPRESS, help="fr (default) or en")
-    sub = parser.add_subparsers(dest="command", required=True)
+    # Every command that works on one assignment takes it this one way.
+    on_assignment = argparse.ArgumentParser(add_help=False, parents=[common])
+    on_assignment.add_argument("--assignment", metavar="NAME_OR_PATH", default=None, help=ASSIGNMENT_HELP)
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def command(
+        parent: argparse._SubParsersAction[argparse.ArgumentParser],
+        name: str,
+        text: str,
+        *parents: argparse.ArgumentParser,
+    ) -> argparse.ArgumentParser:
+        made = parent.add_parser(
+            name,
+            parents=list(parents),
+            help=text,
+            description=text,
+        )
+        made.set_defaults(usage=made)  # a usage error found after parsing names this command
+        return made
 
     # What check and ci share: one submission, its visible checks.
-    one = argparse.ArgumentParser(add_help=False, parents=[common])
-    one.add_argument("path", nargs="?", default=".", type=Path)
-    one.add_argument("--assignment", default="cours2", help="assignment name, or a kit's folder")
+    one = argparse.ArgumentParser(add_help=False, parents=[on_assignment])
+    one.add_argument(
+        "path",
+        nargs="?",
+        default=".",
+        type=Path,
+        metavar="PATH",
+        help="the submission (default: this folder)",
+    )
     one.add_argument("--only", action="append", default=[], metavar="ID", help="run only this check")
     one.add_argument("--all", action="store_true", help="also run hidden checks (instructor)")
     one.add_argument("--out", type=Path, help="keep result.json and the log in this folder")
 
-    check = sub.add_parser("check", parents=[one], help="self-check one submission (visible checks only)")
+    check = command(sub, "check", "self-check one submission (visible checks only)", one)
     check.add_argument("--keep", action="store_true", help="leave the containers running to debug them")
 
-    ci = sub.add_parser("ci", parents=[one], help="the self-check for CI: JUnit XML, job summary, exit code")
+    ci = command(sub, "ci", "the self-check for CI: JUnit XML, job summary, exit code", one)
     ci.add_argument("--junit", type=Path, help="write JUnit XML here")
     ci.add_argument("--gradescope", type=Path, help="write Gradescope's results.json here")
     ci.add_argument("--prairielearn", type=Path, help="write PrairieLearn's results.json here")
@@ -92,37 +148,44 @@ def _parser() -> argparse.ArgumentParser:
         "--threshold", type=float, default=100.0, help="percent of the visible points needed to pass (100)"
     )
 
-    grade = sub.add_parser("grade", parents=[common], help="grade every submission in a folder")
+    grade = command(sub, "grade", "grade every submission in a folder", on_assignment)
     grade.add_argument("directory", type=Path, help="a folder of submissions, or a Moodle export zip")
-    grade.add_argument("--out", type=Path, required=True)
-    grade.add_argument("--assignment", default="cours2")
-    grade.add_argument("--jobs", type=int, default=max(1, (os.cpu_count() or 2) // 2))
+    grade.add_argument("--out", type=Path, required=True, help="where results, reports and gradebooks go")
+    grade.add_argument(
+        "--jobs",
+        type=int,
+        default=max(1, (os.cpu_count() or 2) // 2),
+        help="gradings at a time (default: half the cores, at least 1)",
+    )
     grade.add_argument("--only", action="append", default=[], metavar="ID", help="grade only this check")
     grade.add_argument("--shard", metavar="I/N", help="grade only the I-th of N slices of the class")
     grade.add_argument(
         "--regrade", action="store_true", help="grade again what is already graded; write changes.csv"
     )
 
-    merge_cmd = sub.add_parser("merge", parents=[common], help="join the outputs of --shard runs")
-    merge_cmd.add_argument("outputs", nargs="+", type=Path)
-    merge_cmd.add_argument("--out", type=Path, required=True)
-    merge_cmd.add_argument("--assignment", default="cours2")
+    merge_cmd = command(sub, "merge", "join the outputs of --shard runs", on_assignment)
+    merge_cmd.add_argument("outputs", nargs="+", type=Path, help="the --out folders of the shards")
+    merge_cmd.add_argument("--out", type=Path, required=True, help="where the joined output goes")
 
-    kit = sub.add_parser("kit", parents=[common], help="write the student kit (visible checks, facts)")
-    kit.add_argument("assignment", nargs="?", default="cours2")
-    kit.add_argument("out", type=Path)
+    kit = command(sub, "kit", "write the student kit (visible checks, facts)", on_assignment)
+    kit.add_argument("legacy_assignment", nargs="?", metavar="ASSIGNMENT", help=LEGACY_HELP)
+    kit.add_argument("out", type=Path, metavar="OUT", help="the kit is written into OUT/<assignment id>/")
 
-    reference = sub.add_parser("reference", parents=[common], help="the instructor's reference solution")
-    reference_sub = reference.add_subparsers(dest="reference_command", required=True)
-    record = reference_sub.add_parser(
-        "record", parents=[common], help="grade the reference and store its measured facts (facts.json)"
+    reference = command(sub, "reference", "the instructor's reference solution", common)
+    reference_sub = reference.add_subparsers(dest="reference_command", required=True, metavar="COMMAND")
+    record = command(
+        reference_sub,
+        "record",
+        "grade the reference and store its measured facts (facts.json)",
+        on_assignment,
     )
-    record.add_argument("assignment", nargs="?", default="cours2")
+    record.add_argument("legacy_assignment", nargs="?", metavar="ASSIGNMENT", help=LEGACY_HELP)
 
-    clean = sub.add_parser(
+    clean = command(
+        sub,
         "clean",
-        parents=[common],
-        help="remove the containers, networks, volumes and images of runs whose grader is gone",
+        "remove the containers, networks, volumes and images of runs whose grader is gone",
+        common,
     )
     clean.add_argument(
         "--all",
@@ -130,29 +193,19 @@ def _parser() -> argparse.ArgumentParser:
         help="also remove the runs of graders still running (their gradings then fail)",
     )
 
-    images = sub.add_parser(
-        "images", parents=[common], help="the images an assignment needs, for machines that cannot pull"
-    )
-    images_sub = images.add_subparsers(dest="images_command", required=True)
+    images = command(sub, "images", "the images an assignment needs, for machines that cannot pull", common)
+    images_sub = images.add_subparsers(dest="images_command", required=True, metavar="COMMAND")
     for action, text in (
         ("list", "list them: declared in assignment.yaml, checked against the reference"),
         ("pull", "pull those this machine does not hold"),
     ):
-        images_sub.add_parser(action, parents=[common], help=text).add_argument(
-            "assignment", nargs="?", default="cours2"
-        )
-    save = images_sub.add_parser(
-        "save",
-        parents=[common],
-        help="write them all into one archive (docker save)",
-        usage="%(prog)s [ASSIGNMENT] FILE",
-    )
-    save.add_argument("first", metavar="[ASSIGNMENT] FILE", help="assignment name (cours2 if omitted)")
-    save.add_argument("file", nargs="?", type=Path, metavar="FILE", help="the archive to write")
-    load = images_sub.add_parser(
-        "load", parents=[common], help="load an archive written by save (docker load)"
-    )
-    load.add_argument("archive", type=Path, metavar="FILE")
+        listed = command(images_sub, action, text, on_assignment)
+        listed.add_argument("legacy_assignment", nargs="?", metavar="ASSIGNMENT", help=LEGACY_HELP)
+    save = command(images_sub, "save", "write them all into one archive (docker save)", on_assignment)
+    save.add_argument("legacy_assignment", nargs="?", metavar="ASSIGNMENT", help=LEGACY_HELP)
+    save.add_argument("archive", type=Path, metavar="FILE", help="the archive to write")
+    load = command(images_sub, "load", "load an archive written by save (docker load)", common)
+    load.add_argument("archive", type=Path, metavar="FILE", help="an archive written by grader images save")
     return parser
 
 
@@ -168,14 +221,79 @@ def _preflight(docker: DockerAPI, *, compose: bool = True) -> None:
         )
 
 
-def _load(name: str) -> Assignment:
-    return load_assignment(find_assignment(name))
+def _assignment_name(args: argparse.Namespace) -> str:
+    """The assignment a command works on: --assignment, the deprecated positional, or the one installed."""
+    legacy = getattr(args, "legacy_assignment", None)
+    if legacy is not None:
+        if args.assignment is not None:
+            raise UsageError(
+                _(
+                    "Le devoir est donné deux fois ({legacy} et --assignment {given}) : gardez --assignment."
+                ).format(legacy=legacy, given=args.assignment)
+            )
+        print(
+            for_terminal(
+                _(
+                    "Attention : le devoir donné sans --assignment ({name}) est déprécié et ne sera plus "
+                    "accepté à la prochaine version : écrivez --assignment {name}."
+                ).format(name=legacy)
+            ),
+            file=sys.stderr,
+        )
+        args.assignment, args.legacy_assignment = legacy, None  # said once, even if asked again
+    if args.assignment is not None:
+        return str(args.assignment)
+    installed = installed_assignments()
+    if len(installed) == 1:
+        return installed[0]
+    if not installed:
+        raise UsageError(
+            _("Aucun devoir n'est installé : donnez --assignment DOSSIER (un dossier avec assignment.yaml).")
+        )
+    raise UsageError(
+        _("Plusieurs devoirs sont installés ({names}) : choisissez-en un avec --assignment NOM.").format(
+            names=", ".join(installed)
+        )
+    )
+
+
+def _load(args: argparse.Namespace, *, feedback: bool = False) -> Assignment:
+    """The command's assignment; with ``feedback``, say once when it leaves the language's feedback in French."""
+    args.assignment = _assignment_name(args)
+    assignment = load_assignment(find_assignment(args.assignment))
+    if feedback:
+        _warn_untranslated(assignment, args.lang)
+    return assignment
+
+
+def _warn_untranslated(assignment: Assignment, language: str) -> None:
+    missing = untranslated_messages(assignment.directory, language)
+    if not missing:
+        return
+    total = len(source_messages(assignment.directory))
+    if len(missing) >= total:
+        text = _("Le devoir {id} n'a pas de traduction anglaise : ses retours restent en français.").format(
+            id=assignment.id
+        )
+    else:
+        text = ngettext(
+            "Le devoir {id} n'a pas de traduction anglaise pour {n} de ses {total} messages : ce retour "
+            "reste en français.",
+            "Le devoir {id} n'a pas de traduction anglaise pour {n} de ses {total} messages : ces retours "
+            "restent en français.",
+            len(missing),
+        ).format(id=assignment.id, n=len(missing), total=total)
+    print(for_terminal(text), file=sys.stderr)
 
 
 def _check_summary(checks: Sequence[CheckResult], hidden: int) -> str:
-    passed = sum(1 for c in checks if c.status == "passed")
-    ran = sum(1 for c in checks if c.status != "skipped")
-    text = _("{passed}/{total} vérifications visibles réussies").format(passed=passed, total=ran)
+    """The closing line of check and ci; "visibles" only when no hidden check ran."""
+    ran = [c for c in checks if c.status != "skipped"]
+    passed = sum(1 for c in ran if c.status == "passed")
+    if any(c.visibility == "hidden" for c in ran):
+        text = _("{passed}/{total} vérifications réussies").format(passed=passed, total=len(ran))
+    else:
+        text = _("{passed}/{total} vérifications visibles réussies").format(passed=passed, total=len(ran))
     if hidden:
         text += ", " + ngettext(
             "{n} vérification exécutée seulement à la correction finale",
@@ -220,7 +338,7 @@ def _incomplete() -> int:
 
 def cmd_check(args: argparse.Namespace, docker: DockerAPI) -> int:
     console = make_console()
-    result = _grade_one(args, docker, console, _load(args.assignment), keep=args.keep)
+    result = _grade_one(args, docker, console, _load(args, feedback=True), keep=args.keep)
     if args.keep:
         print_kept(console, docker.run_containers(result.run_id))
     if result.status == "error":
@@ -238,7 +356,7 @@ def _prefix(path: Path) -> str:
 
 
 def cmd_ci(args: argparse.Namespace, docker: DockerAPI) -> int:
-    assignment = _load(args.assignment)
+    assignment = _load(args, feedback=True)
     result = _grade_one(args, docker, make_console(), assignment)
     if args.junit:
         junit.write([result], args.junit)
@@ -289,7 +407,7 @@ def _finish_batch(
 
 
 def cmd_grade(args: argparse.Namespace, docker: DockerAPI) -> int:
-    assignment = _load(args.assignment)
+    assignment = _load(args, feedback=True)
     if not args.directory.exists():
         raise GraderError(_("{path} n'est pas un dossier de remises.").format(path=args.directory))
     args.out.mkdir(parents=True, exist_ok=True)
@@ -301,17 +419,11 @@ def cmd_grade(args: argparse.Namespace, docker: DockerAPI) -> int:
         raise GraderError(_("Aucune remise dans {path}.").format(path=args.directory))
     console = make_console()
     runner = Runner(assignment, GradeOptions(language=args.lang, visibility="all", only=args.only), docker)
-    console.print(_("{n} remises à corriger, {jobs} à la fois.").format(n=len(sources), jobs=args.jobs))
     pairs = [(source.resolve(), args.out / submission_name(source)) for source in sources]
     # A result's name is inert (control characters escaped); its folder keeps the name it was given.
     folders = {inert(submission_name(source)): out_dir for source, out_dir in pairs}
     todo, reused, previous = runner.plan(pairs, regrade=args.regrade)
-    if reused:
-        console.print(
-            _("{n} remises déjà corrigées, résultats réutilisés (--regrade pour tout refaire).").format(
-                n=len(reused)
-            )
-        )
+    console.print(_plan_sentence(len(todo), len(reused), args.jobs))
     for result in reused:
         write_submission(result, assignment, folders.get(result.submission, args.out / result.submission))
     _prepare_images(runner, [source for source, _out in todo], console)
@@ -331,6 +443,23 @@ def cmd_grade(args: argparse.Namespace, docker: DockerAPI) -> int:
             _("{n} notes de vérification ont changé : {path}").format(n=moved, path=args.out / "changes.csv"),
         )
     return _finish_batch(reused + graded, assignment, args.out, args.lang, console)
+
+
+def _plan_sentence(todo: int, reused: int, jobs: int) -> str:
+    """What grade is about to do, said once: how many it grades now and how many results it reuses."""
+    grading = ngettext(
+        "{n} remise à corriger, {jobs} à la fois.", "{n} remises à corriger, {jobs} à la fois.", todo
+    ).format(n=todo, jobs=max(1, min(jobs, todo)))
+    if not reused:
+        return grading
+    kept = ngettext(
+        "{n} remise déjà corrigée : son résultat est réutilisé (--regrade pour tout refaire).",
+        "{n} remises déjà corrigées : leurs résultats sont réutilisés (--regrade pour tout refaire).",
+        reused,
+    ).format(n=reused)
+    if not todo:
+        return kept + " " + _("Rien d'autre à corriger.")
+    return grading + " " + kept
 
 
 def _prepare_images(runner: Runner, sources: list[Path], console: Console) -> None:
@@ -361,7 +490,7 @@ def _prepare_images(runner: Runner, sources: list[Path], console: Console) -> No
 
 
 def cmd_merge(args: argparse.Namespace, docker: DockerAPI) -> int:
-    assignment = _load(args.assignment)
+    assignment = _load(args)
     results = merge(args.outputs, args.out)
     foreign = sorted({r.assignment for r in results} - {assignment.id})
     if foreign:
@@ -374,7 +503,7 @@ def cmd_merge(args: argparse.Namespace, docker: DockerAPI) -> int:
 
 
 def cmd_kit(args: argparse.Namespace, docker: DockerAPI) -> int:
-    assignment = _load(args.assignment)
+    assignment = _load(args)
     kit = make_kit(assignment, args.out)
     print(_("Trousse de l'étudiant : {path}").format(path=kit))
     print(_("À utiliser avec : grader check --assignment {path} MA_REMISE").format(path=kit))
@@ -382,7 +511,7 @@ def cmd_kit(args: argparse.Namespace, docker: DockerAPI) -> int:
 
 
 def cmd_reference(args: argparse.Namespace, docker: DockerAPI) -> int:
-    assignment = _load(args.assignment)
+    assignment = _load(args, feedback=True)
     source = assignment.reference_dir()
     facts = source / FACTS_FILE
     options = GradeOptions(language=args.lang, visibility="all", record=facts)
@@ -465,7 +594,7 @@ def _print_images(rows: list[tuple[str, str]]) -> None:
 
 
 def cmd_images_list(args: argparse.Namespace, docker: DockerAPI) -> int:
-    assignment = _load(args.assignment)
+    assignment = _load(args)
     rows = []
     for image in needed_images(assignment):
         attrs = docker.image_attrs(image)
@@ -486,7 +615,7 @@ def cmd_images_list(args: argparse.Namespace, docker: DockerAPI) -> int:
 
 
 def cmd_images_pull(args: argparse.Namespace, docker: DockerAPI) -> int:
-    assignment = _load(args.assignment)
+    assignment = _load(args)
     outcomes = ImageSupply(docker, pull_timeout_s=IMAGES_PULL_TIMEOUT_S).ensure(needed_images(assignment))
     _print_images([(outcome.image, _image_state(outcome)) for outcome in outcomes])
     states = {outcome.state for outcome in outcomes}
@@ -502,16 +631,17 @@ def cmd_images_pull(args: argparse.Namespace, docker: DockerAPI) -> int:
 
 
 def cmd_images_save(args: argparse.Namespace, docker: DockerAPI) -> int:
-    name, archive = (args.first, args.file) if args.file is not None else ("cours2", Path(args.first))
-    assignment = _load(name)
+    assignment = _load(args)
+    archive: Path = args.archive
     images = needed_images(assignment)
     found = {image: docker.image_attrs(image) for image in images}
     absent = [image for image, attrs in found.items() if attrs is None]
     if absent:
         raise GraderError(
             _(
-                "Ces images manquent sur cette machine : {images} ; lancez d'abord « grader images pull {name} »."
-            ).format(images=", ".join(absent), name=name)
+                "Ces images manquent sur cette machine : {images} ; lancez d'abord « grader images pull "
+                "--assignment {name} »."
+            ).format(images=", ".join(absent), name=args.assignment)
         )
     for image, attrs in found.items():
         if standin_of(attrs):
@@ -591,6 +721,11 @@ ENGINE_ONLY = frozenset({"images"})
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     set_language(args.lang)
+    if hasattr(args, "assignment"):  # settled before Docker is asked anything: a usage error is quick
+        try:
+            args.assignment = _assignment_name(args)
+        except UsageError as exc:
+            args.usage.error(str(exc))
     signal.signal(signal.SIGTERM, _terminate)  # a CI cancel cleans up like Ctrl-C
     docker = DockerAPI()
     try:

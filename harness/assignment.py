@@ -1,4 +1,9 @@
-"""An assignment: ``checks/<id>/assignment.yaml`` plus the ``test_*.py`` checks beside it.
+"""An assignment: a folder holding ``assignment.yaml`` and the ``test_*.py`` checks beside it.
+
+The folder may live anywhere. Beside its checks it may hold ``reference/`` (the instructor's
+solution), ``samples/`` (submissions with known outcomes) and ``locale/`` (its translations, see
+:mod:`harness.i18n`). The bundled assignments live in ``checks/<id>/`` (``harness/_bundled/checks``
+in an installed wheel), their references in ``reference/<id>/``.
 
 Defaults live here, in one place; the YAML overrides them per assignment.
 """
@@ -13,12 +18,14 @@ from typing import Any, Literal
 import yaml
 
 from .errors import SpecError
+from .i18n import use_assignment
 from .results import Visibility
 
 PartKind = Literal["dockerfile", "compose"]
 
 _REPO_ROOT = Path(__file__).resolve().parent.parent
 _BUNDLED = Path(__file__).resolve().parent / "_bundled"
+ASSIGNMENT_FILE = "assignment.yaml"
 
 
 def _data_root(kind: str) -> Path:
@@ -31,11 +38,21 @@ def _data_root(kind: str) -> Path:
 
 
 def checks_root() -> Path:
+    """Where the bundled assignments live (``GRADER_CHECKS_DIR`` overrides it)."""
     return _data_root("checks")
 
 
 def reference_root() -> Path:
+    """Where the bundled assignments' references live (``GRADER_REFERENCE_DIR`` overrides it)."""
     return _data_root("reference")
+
+
+def installed_assignments() -> list[str]:
+    """The names of the bundled assignments: the folders of :func:`checks_root` with an assignment.yaml."""
+    root = checks_root()
+    if not root.is_dir():
+        return []
+    return sorted(folder.name for folder in root.iterdir() if (folder / ASSIGNMENT_FILE).is_file())
 
 
 @dataclass(frozen=True)
@@ -128,20 +145,46 @@ class Assignment:
         except KeyError:
             raise SpecError(f"assignment {self.id} has no part named {name!r} in assignment.yaml.") from None
 
+    @property
+    def bundled(self) -> bool:
+        """Whether this is one of the installed assignments (``checks/<id>/``)."""
+        return self.directory.resolve().parent == checks_root()
+
     def reference_dir(self) -> Path:
+        """The reference solution: ``GRADER_REFERENCE_DIR/<id>`` when that is set, else ``reference/``
+        inside the assignment's folder, else (bundled assignments) ``reference/<id>`` of the project.
+
+        A folder outside the project never borrows a bundled reference of the same id: recording
+        its facts would overwrite another assignment's.
+        """
+        if os.environ.get("GRADER_REFERENCE_DIR"):
+            return reference_root() / self.id
+        inside = self.directory / "reference"
+        if inside.is_dir() or not self.bundled:
+            return inside
         return reference_root() / self.id
+
+    def samples_dir(self) -> Path:
+        """Submissions whose outcome the instructor knows: ``samples/`` inside the assignment's folder."""
+        return self.directory / "samples"
+
+    def locale_dir(self) -> Path:
+        """The assignment's own translations (``locale/<lang>/LC_MESSAGES/messages.mo``)."""
+        return self.directory / "locale"
 
 
 def find_assignment(name_or_path: str) -> Path:
-    """The folder of an assignment given by name (``cours2``) or by path."""
+    """The folder of an assignment given by path (a folder holding assignment.yaml) or by name."""
     candidate = Path(name_or_path)
-    if (candidate / "assignment.yaml").is_file():
+    if (candidate / ASSIGNMENT_FILE).is_file():
         return candidate.resolve()
     named = checks_root() / name_or_path
-    if (named / "assignment.yaml").is_file():
+    if candidate.name == name_or_path and (named / ASSIGNMENT_FILE).is_file():
         return named
+    installed = ", ".join(installed_assignments()) or "none"
     raise SpecError(
-        f"no assignment {name_or_path!r}: expected {named}/assignment.yaml or a folder holding one."
+        f"no assignment {name_or_path!r}: it is neither a folder holding {ASSIGNMENT_FILE} nor the name "
+        f"of an installed assignment (installed: {installed})."
     )
 
 
@@ -162,7 +205,8 @@ def _override(defaults: Any, raw: Any, where: str) -> Any:
 
 
 def load_assignment(directory: Path) -> Assignment:
-    path = directory / "assignment.yaml"
+    """The assignment in ``directory``; its translations become the process's (see harness.i18n)."""
+    path = directory / ASSIGNMENT_FILE
     try:
         raw = yaml.safe_load(path.read_text(encoding="utf-8"))
     except (OSError, yaml.YAMLError) as exc:
@@ -196,7 +240,7 @@ def load_assignment(directory: Path) -> Assignment:
             volumes=tuple((str(k), str(v)) for k, v in (spec.get("volumes") or {}).items()),
         )
 
-    return Assignment(
+    assignment = Assignment(
         id=str(raw["id"]),
         title=str(raw.get("title", raw["id"])),
         directory=directory,
@@ -209,6 +253,8 @@ def load_assignment(directory: Path) -> Assignment:
         hidden_checks=int(raw.get("hidden_checks", 0)),
         images=_images(raw.get("images"), path),
     )
+    use_assignment(assignment.locale_dir())
+    return assignment
 
 
 def _images(raw: Any, path: Path) -> tuple[str, ...]:
