@@ -16,6 +16,7 @@ from babel.messages.pofile import write_po
 from harness.assignment import Assignment, find_assignment, load_assignment
 from harness.errors import GraderError, SpecError
 from harness.grading import FACTS_FILE
+from harness.i18n import untranslated_messages
 from harness.kit import make_kit, strip_hidden
 
 COURS2 = load_assignment(find_assignment("cours2"))
@@ -87,6 +88,20 @@ def test_the_cours2_kit_has_its_visible_checks_and_the_facts_they_use(tmp_path: 
     assert loaded.hidden_count == 1, "the kit says how many checks run only at final grading"
     assert set(loaded.checks) == {c.id for c in COURS2.checks.values() if c.visibility == "visible"}
     assert loaded.thresholds == COURS2.thresholds, "every cours2 threshold serves a visible check"
+
+
+def test_the_cours2_kit_translates_what_it_says_and_nothing_of_the_hidden_check(tmp_path: Path) -> None:
+    kit = make_kit(COURS2, tmp_path)
+    catalog = kit / "locale" / "en" / "LC_MESSAGES" / "messages.mo"
+    assert catalog.is_file(), "cours2's English feedback ships with its kit"
+    assert untranslated_messages(kit, "en") == []
+    with catalog.open("rb") as mo:
+        english = gettext.GNUTranslations(mo)
+    hidden_only = "Pas de fichier IMAGE : rien à tirer d'un registre."  # test_registry.py's skip
+    with (COURS2.directory / "locale" / "en" / "LC_MESSAGES" / "messages.mo").open("rb") as mo:
+        assert gettext.GNUTranslations(mo).gettext(hidden_only) != hidden_only, "translated at home"
+    assert english.gettext(hidden_only) == hidden_only, "not in the kit"
+    assert not list(kit.rglob("*.po")), "the kit ships compiled catalogs only"
 
 
 _ASSIGNMENT = """\
