@@ -30,6 +30,7 @@ from harness.assignment import (
 from harness.errors import SpecError
 from harness.i18n import set_language, use_assignment
 from harness.results import CheckResult
+from harness.runner import GRADING_INI
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -230,6 +231,26 @@ def test_the_reference_override_still_wins(tmp_path: Path, monkeypatch: pytest.M
 def test_the_checks_override_still_wins(two_installed: Path) -> None:
     assert find_assignment("proxy") == two_installed / "proxy"
     assert load_assignment(find_assignment("proxy")).bundled
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="harness/grading.ini (or the runner's pytest command) must not recurse into an assignment's "
+    "reference/ and samples/: collecting them imports their conftest.py and test_*.py on the host",
+)
+def test_collecting_an_assignment_runs_nothing_from_its_reference_or_samples(tmp_path: Path) -> None:
+    lab = _lab(tmp_path / "lab", reference=True)
+    planted = 'open({marker!r}, "w").write("ran")\n'
+    (lab / "reference" / "conftest.py").write_text(planted.format(marker=str(tmp_path / "reference-ran")))
+    (lab / "samples" / "eve").mkdir(parents=True)
+    (lab / "samples" / "eve" / "test_eve.py").write_text(planted.format(marker=str(tmp_path / "sample-ran")))
+    subprocess.run(
+        [sys.executable, "-P", "-m", "pytest", "-c", str(GRADING_INI), "--rootdir", str(checks_root()),
+         "--confcutdir", str(lab), str(lab), "--collect-only", "-q"],
+        cwd=tmp_path, capture_output=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert not (tmp_path / "reference-ran").exists()
+    assert not (tmp_path / "sample-ran").exists()
 
 
 # -- an assignment without English ----------------------------------------------------------------
