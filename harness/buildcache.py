@@ -58,7 +58,9 @@ COMMENT_SHELLS = frozenset(
     {"sh", "bash", "dash", "ash", "zsh", "ksh", "mksh", "busybox", "pwsh", "powershell"}
 )
 _CACHE_RECORD = "exec.cachemount"
-_MARKER = re.compile(r" # grader\.run=([0-9A-Za-z_.-]+)$")
+#: The marker at the end of a cache record's description. BuildKit 0.12+ (Engine 25+) appends the
+#: mount's id (`` with id "g<run>/..."``), which then must be in the same run's namespace.
+_MARKER = re.compile(r' # grader\.run=([0-9A-Za-z_.-]+)(?: with id "g([0-9A-Za-z_.-]+)/[^"]*")?$')
 
 
 def cache_marker(run_id: str) -> str:
@@ -328,7 +330,7 @@ def build_cache_runs(docker: DockerAPI) -> dict[str, list[str]]:
     runs: dict[str, list[str]] = {}
     for record in _cache_records(docker):
         found = _MARKER.search(str(record.get("Description") or ""))
-        if found:
+        if found and found.group(2) in (None, found.group(1)):
             runs.setdefault(found.group(1), []).append(str(record["ID"]))
     return runs
 

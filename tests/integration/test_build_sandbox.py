@@ -17,7 +17,7 @@ from harness.docker_api import DockerAPI
 from harness.errors import PolicyViolation
 from harness.ownership import run_labels
 
-pytestmark = pytest.mark.docker
+pytestmark = [pytest.mark.docker, pytest.mark.every_engine]
 
 #: Fails when the cache mount holds anything: another build wrote it.
 DOCKERFILE = """FROM debian:bookworm-slim

@@ -429,13 +429,16 @@ def test_remove_build_caches_removes_the_runs_cache_records_by_id_and_nothing_el
             record("c1", "cached mount /c from exec /bin/sh -c make # grader.run=abc123 and more"),
             record("r1", "mount / from exec /bin/sh -c make # grader.run=abc123", kind="regular"),
             record("u1", "cached mount /c from exec /bin/sh -c make"),
+            # Engine 26 (BuildKit 0.13) appends the mount's id, in the run's own namespace.
+            record("a3", 'cached mount /c from exec /bin/sh -c make # grader.run=abc123 with id "gabc123/g-x"'),
+            record("d1", 'cached mount /c from exec /bin/sh -c make # grader.run=abc123 with id "gother/g-x"'),
         ]
     )
     docker = DockerAPI(type("Client", (), {"api": api})())  # the engine's API stood in for
-    assert build_cache_runs(docker) == {"abc123": ["a1", "a2"], "other": ["b1"]}
-    assert sorted(remove_build_caches(docker, RUN)) == ["a1", "a2"]
-    assert api.prune_filters == [{"id": ["^a1$"]}, {"id": ["^a2$"]}]
-    assert [r["ID"] for r in api.records] == ["b1", "c1", "r1", "u1"]
+    assert build_cache_runs(docker) == {"abc123": ["a1", "a2", "a3"], "other": ["b1"]}
+    assert sorted(remove_build_caches(docker, RUN)) == ["a1", "a2", "a3"]
+    assert api.prune_filters == [{"id": ["^a1$"]}, {"id": ["^a2$"]}, {"id": ["^a3$"]}]
+    assert [r["ID"] for r in api.records] == ["b1", "c1", "r1", "u1", "d1"]
 
 
 def test_the_marker_is_what_the_records_are_found_by() -> None:
