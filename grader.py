@@ -234,8 +234,8 @@ def _assignment_name(args: argparse.Namespace) -> str:
         print(
             for_terminal(
                 _(
-                    "Attention : le devoir donné sans --assignment ({name}) est déprécié et ne sera plus "
-                    "accepté à la prochaine version : écrivez --assignment {name}."
+                    "Donner le devoir sans --assignment ({name}) est déprécié et ne sera plus accepté à la "
+                    "prochaine version : écrivez --assignment {name}."
                 ).format(name=legacy)
             ),
             file=sys.stderr,
