@@ -11,12 +11,14 @@ Defaults live here, in one place; the YAML overrides them per assignment.
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, Literal
 
 import yaml
 
+from .declared import validate as validate_declared
 from .errors import SpecError
 from .i18n import use_assignment
 from .results import Visibility
@@ -94,6 +96,9 @@ class CheckSpec:
     id: str
     points: float
     visibility: Visibility = "visible"
+    #: A reusable check (harness/declared.py) this check is, with its parameters; "" for a pytest check.
+    uses: str = ""
+    params: Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -204,6 +209,25 @@ def _override(defaults: Any, raw: Any, where: str) -> Any:
     return replace(defaults, **values)
 
 
+#: The keys assignment.yaml may hold, at each level: any other is refused (a typo must not pass
+#: silently). ``limits`` and ``intake`` are checked against their dataclasses.
+TOP_KEYS = frozenset(
+    {"id", "title", "parts", "checks", "limits", "intake", "thresholds", "policy", "hidden_checks", "images"}
+)
+PART_KEYS = frozenset({"kind", "directory", "dockerfile", "http_ports", "volumes"})
+CHECK_KEYS = frozenset({"points", "visibility", "uses", "with"})
+
+
+def _known_keys(raw: Any, known: frozenset[str], where: str) -> None:
+    if not isinstance(raw, dict):
+        raise SpecError(f"{where} must be a mapping.")
+    unknown = sorted(str(key) for key in set(raw) - known)
+    if unknown:
+        raise SpecError(
+            f"{where} has unknown keys: {', '.join(unknown)} (known: {', '.join(sorted(known))})."
+        )
+
+
 def load_assignment(directory: Path) -> Assignment:
     """The assignment in ``directory``; its translations become the process's (see harness.i18n)."""
     path = directory / ASSIGNMENT_FILE
@@ -214,9 +238,11 @@ def load_assignment(directory: Path) -> Assignment:
     if not isinstance(raw, dict) or "id" not in raw:
         raise SpecError(f"{path} must be a mapping with at least an 'id'.")
 
+    _known_keys(raw, TOP_KEYS, str(path))
     checks: dict[str, CheckSpec] = {}
     for check_id, spec in (raw.get("checks") or {}).items():
         spec = spec or {}
+        _known_keys(spec, CHECK_KEYS, f"{path}: check {check_id}")
         visibility = spec.get("visibility", "visible")
         if visibility not in ("visible", "hidden"):
             raise SpecError(f"{path}: check {check_id} has visibility {visibility!r} (visible or hidden).")
@@ -224,10 +250,15 @@ def load_assignment(directory: Path) -> Assignment:
             points = float(spec["points"])
         except (KeyError, TypeError, ValueError):
             raise SpecError(f"{path}: check {check_id} needs a number of points.") from None
-        checks[check_id] = CheckSpec(id=check_id, points=points, visibility=visibility)
+        checks[check_id] = CheckSpec(
+            id=check_id, points=points, visibility=visibility, uses=str(spec.get("uses") or "")
+        )
+        if "with" in spec and not spec.get("uses"):
+            raise SpecError(f"{path}: check {check_id} has `with` but no `uses`.")
 
     parts: dict[str, PartSpec] = {}
     for name, spec in (raw.get("parts") or {}).items():
+        _known_keys(spec, PART_KEYS, f"{path}: part {name}")
         kind = spec.get("kind")
         if kind not in ("dockerfile", "compose"):
             raise SpecError(f"{path}: part {name} needs kind dockerfile or compose.")
@@ -239,6 +270,11 @@ def load_assignment(directory: Path) -> Assignment:
             http_ports=tuple(int(p) for p in spec.get("http_ports", ())),
             volumes=tuple((str(k), str(v)) for k, v in (spec.get("volumes") or {}).items()),
         )
+
+    for check_id, spec in (raw.get("checks") or {}).items():
+        if (spec or {}).get("uses"):
+            params = validate_declared(check_id, spec["uses"], spec.get("with"), parts, str(path))
+            checks[check_id] = replace(checks[check_id], params=params)
 
     assignment = Assignment(
         id=str(raw["id"]),
@@ -273,6 +309,8 @@ def _images(raw: Any, path: Path) -> tuple[str, ...]:
 def _policy_allow(raw: Any, path: Path) -> frozenset[str]:
     from .policy import RULES  # a local import: policy's translations need not load with assignments
 
+    if raw is not None:
+        _known_keys(raw, frozenset({"allow"}), f"{path}: policy")
     allow = frozenset(str(rule) for rule in ((raw or {}).get("allow") or []))
     unknown = sorted(allow - RULES)
     if unknown:

@@ -28,6 +28,7 @@ from typing import Any
 import yaml
 
 from .assignment import Assignment
+from .declared import facts_of
 from .errors import GraderError, SpecError
 from .grading import FACTS_FILE
 
@@ -198,6 +199,13 @@ def make_kit(assignment: Assignment, dest: Path) -> Path:
     hidden = {c.id for c in assignment.checks.values() if c.visibility == "hidden"}
     files = _check_files(assignment, hidden)
     named = string_literals(data.decode("utf-8") for rel, data in files.items() if rel.endswith(".py"))
+    # A visible declared check (assignment.yaml's ``uses:``) names its facts by its id, not in code.
+    named |= {
+        fact
+        for spec in assignment.checks.values()
+        if spec.uses and spec.visibility == "visible"
+        for fact in facts_of(spec.id, spec.uses)
+    }
     for rel in [rel for rel in files if rel.endswith(".mo")]:
         files[rel] = _cut_catalog(files[rel], named, rel)
     recorded: dict[str, Any] = json.loads(facts_path.read_text(encoding="utf-8"))

@@ -11,15 +11,15 @@ import os
 import signal
 import threading
 import time
-from collections.abc import Callable, Generator
+from collections.abc import Callable, Generator, Iterator
 from dataclasses import replace
 from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
 
-from . import __version__
-from .assignment import Assignment, find_assignment, load_assignment
+from . import __version__, declared
+from .assignment import ASSIGNMENT_FILE, Assignment, CheckSpec, find_assignment, load_assignment
 from .errors import GraderError, InfrastructureError, SpecError, SubmissionError
 from .grading import Grading
 from .i18n import _, set_language
@@ -106,6 +106,17 @@ class GraderPlugin:
         self._started = time.monotonic()
 
     # -- collection ----------------------------------------------------------------
+
+    def pytest_collect_file(self, file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:
+        """The checks assignment.yaml declares with ``uses:`` become items of its own file."""
+        if (
+            file_path.name != ASSIGNMENT_FILE
+            or file_path.parent.resolve() != self.assignment.directory.resolve()
+        ):
+            return None
+        if not any(spec.uses for spec in self.assignment.checks.values()):
+            return None
+        return DeclaredChecks.from_parent(parent, path=file_path, assignment=self.assignment)
 
     def pytest_collection_modifyitems(
         self, session: pytest.Session, config: pytest.Config, items: list[pytest.Item]
@@ -312,6 +323,38 @@ class GraderPlugin:
             result.message = fatal
             result.infrastructure_error = True
         result.write(self.result_path)
+
+
+class DeclaredChecks(pytest.File):
+    """assignment.yaml, as pytest sees it: one item a declared check."""
+
+    def __init__(self, *, assignment: Assignment, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.assignment = assignment
+
+    def collect(self) -> Iterator[pytest.Item]:
+        for spec in self.assignment.checks.values():
+            if spec.uses:
+                item = DeclaredCheck.from_parent(self, name=spec.id, spec=spec)
+                item.add_marker(pytest.mark.grader_check(spec.id))
+                yield item
+
+
+class DeclaredCheck(pytest.Item):
+    """A reusable check (harness/declared.py) run with the parameters assignment.yaml gives it."""
+
+    def __init__(self, *, spec: CheckSpec, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.spec = spec
+
+    def runtest(self) -> None:
+        plugin = self.config.pluginmanager.get_plugin(PLUGIN_NAME)
+        if not isinstance(plugin, GraderPlugin):
+            raise pytest.UsageError("a declared check needs a grading: run checks through the grader.")
+        declared.run(plugin.session_grading, self.spec.id, self.spec.uses, self.spec.params)
+
+    def reportinfo(self) -> tuple[Path, int | None, str]:
+        return self.path, None, f"{self.spec.id} ({self.spec.uses})"
 
 
 @pytest.fixture(scope="session")

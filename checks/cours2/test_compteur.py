@@ -31,11 +31,6 @@ def _post(service: Service) -> int:
     return _count(service.http("POST", PATH, port=PORT), "POST")
 
 
-@check("compteur.builds")
-def test_compteur_image_builds(compteur: Stack) -> None:
-    compteur.build()
-
-
 @check("compteur.counter_api")
 def test_compteur_get_and_post_count(compteur: Stack) -> None:
     service = compteur.up().service("compteur")

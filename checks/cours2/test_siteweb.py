@@ -11,11 +11,6 @@ HTML_ROOT = "/usr/share/nginx/html"
 PROBE_BASE = "debian:bookworm-slim"
 
 
-@check("siteweb.builds")
-def test_siteweb_image_builds(siteweb: Stack) -> None:
-    siteweb.build()
-
-
 @check("siteweb.serves_site")
 def test_siteweb_serves_the_submitted_index(siteweb: Stack, grading: Grading) -> None:
     expected = grading.read_bytes(grading.part_dir("siteweb") / "files" / "index.html")
