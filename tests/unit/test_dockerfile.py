@@ -430,8 +430,12 @@ def test_remove_build_caches_removes_the_runs_cache_records_by_id_and_nothing_el
             record("r1", "mount / from exec /bin/sh -c make # grader.run=abc123", kind="regular"),
             record("u1", "cached mount /c from exec /bin/sh -c make"),
             # Engine 26 (BuildKit 0.13) appends the mount's id, in the run's own namespace.
-            record("a3", 'cached mount /c from exec /bin/sh -c make # grader.run=abc123 with id "gabc123/g-x"'),
-            record("d1", 'cached mount /c from exec /bin/sh -c make # grader.run=abc123 with id "gother/g-x"'),
+            record(
+                "a3", 'cached mount /c from exec /bin/sh -c make # grader.run=abc123 with id "gabc123/g-x"'
+            ),
+            record(
+                "d1", 'cached mount /c from exec /bin/sh -c make # grader.run=abc123 with id "gother/g-x"'
+            ),
         ]
     )
     docker = DockerAPI(type("Client", (), {"api": api})())  # the engine's API stood in for
