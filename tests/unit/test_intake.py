@@ -7,7 +7,6 @@ import os
 import random
 import re
 import shutil
-import struct
 import subprocess
 import tarfile
 import tempfile
@@ -22,6 +21,8 @@ from harness.assignment import IntakeLimits
 from harness.batch import expand_moodle_export
 from harness.errors import InfrastructureError, IntakeError
 from harness.intake import intake, is_submission, submission_name
+
+from .helpers import GIT, directory_bomb
 
 LIMITS = IntakeLimits(max_bytes=1024 * 1024, max_files=50)
 
@@ -415,8 +416,6 @@ def test_broken_archives_raise_only_intake_errors(tmp_path: Path, kind: str) -> 
 
 # --- Git: sized before the checkout is written, read as stored ----------------------------------
 
-GIT = ["git", "-c", "user.name=t", "-c", "user.email=t@t", "-c", "init.defaultBranch=main"]
-
 
 def _bare_repo(
     tmp_path: Path, name: str, files: dict[str, bytes], links: dict[str, str] | None = None
@@ -612,24 +611,6 @@ def test_a_git_branch_may_be_named_gitdir(tmp_path: Path) -> None:
 
 
 # --- A zip's directory is sized from its end records before zipfile reads it ---------------------
-
-
-def directory_bomb(path: Path, entries: int, declared: int | None = None, name: bytes = b"a") -> Path:
-    """A zip whose central directory lists ``entries`` entries, all pointing at one empty local
-    header, closed by zip64 end records declaring ``declared`` entries (``entries`` by default)."""
-    local = struct.pack("<4s2B4HL2L2H", b"PK\x03\x04", 20, 0, 0, 0, 0, 0x21, 0, 0, 0, len(name), 0) + name
-    record = struct.pack(
-        "<4s4B4HL2L5H2L", b"PK\x01\x02", 20, 3, 20, 0, 0, 0, 0, 0x21, 0, 0, 0, len(name), 0, 0, 0, 0, 0, 0
-    )
-    directory = (record + name) * entries
-    count = entries if declared is None else declared
-    end64 = struct.pack(
-        "<4sQ2H2L4Q", b"PK\x06\x06", 44, 45, 45, 0, 0, count, count, len(directory), len(local)
-    )
-    locator = struct.pack("<4sLQL", b"PK\x06\x07", 0, len(local) + len(directory), 1)
-    end = struct.pack("<4s4H2LH", b"PK\x05\x06", 0, 0, 0xFFFF, 0xFFFF, 0xFFFFFFFF, 0xFFFFFFFF, 0)
-    path.write_bytes(local + directory + end64 + locator + end)
-    return path
 
 
 def test_a_zip_declaring_millions_of_entries_is_refused_before_zipfile_reads_it(

@@ -15,7 +15,8 @@ from harness.assignment import IntakeLimits
 from harness.batch import discover, expand_moodle_export, is_moodle_export
 from harness.errors import IntakeError
 from harness.intake import intake, write_zip_part
-from tests.unit.test_intake import GIT, directory_bomb
+
+from .helpers import GIT, directory_bomb
 
 LIMITS = IntakeLimits(max_bytes=20 * 1024 * 1024, max_files=50)
 ROOT = Path(__file__).resolve().parents[2]

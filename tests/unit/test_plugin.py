@@ -7,25 +7,10 @@ from pathlib import Path
 import pytest
 
 from harness.assignment import load_assignment
-from harness.docker_api import Leftovers
 from harness.results import SubmissionResult
 from harness.runner import GradeOptions, Runner
 
-FAKE = Path(__file__).parent.parent / "assignments" / "fake"
-
-
-class FakeDocker:
-    """Stands in for the engine: records sweeps, finds nothing."""
-
-    def __init__(self) -> None:
-        self.swept: list[str | None] = []
-
-    def sweep(self, run_id: str | None = None) -> Leftovers:
-        self.swept.append(run_id)
-        return Leftovers([], [], [], [])
-
-    def build_cache_records(self) -> list[dict[str, str]]:
-        return []
+from .helpers import FAKE, FakeDocker
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ from harness.assignment import load_assignment
 from harness.report.changes import write_csv
 from harness.runner import GradeOptions, Runner
 
-from .test_plugin import FAKE, FakeDocker
+from .helpers import FAKE, FakeDocker
 
 
 def _runner(**options: object) -> Runner:
