@@ -42,7 +42,7 @@ def _hash_file(path: Path | str, info: os.stat_result, digest: hashlib._Hash) ->
         digest.update(b"unreadable:%d" % (exc.errno or 0))
 
 
-def _hash_tree(root: Path, digest: hashlib._Hash) -> None:
+def _hash_tree(root: Path, digest: hashlib._Hash, skip_top: frozenset[str] = frozenset()) -> None:
     pending, entries = [""], 0
     while pending:  # not recursive: a folder may be nested thousands deep
         relative = pending.pop()
@@ -53,7 +53,7 @@ def _hash_tree(root: Path, digest: hashlib._Hash) -> None:
             digest.update(b"unreadable:%d\0" % (exc.errno or 0))
             continue
         for name, path, info in children:
-            if name in _SKIPPED:
+            if name in _SKIPPED or (not relative and name in skip_top):
                 continue
             entries += 1
             if entries > _HASHED_ENTRIES:
@@ -94,9 +94,11 @@ def content_hash(path: Path) -> str:
 
 
 def assignment_hash(assignment: Assignment) -> str:
-    """The hash of the checks, their settings, and the reference's recorded facts."""
+    """The hash of the checks, their settings, and the reference's recorded facts. An assignment
+    folder's samples and reference solution change no student's result (the facts do): editing
+    them regrades nobody."""
     digest = hashlib.sha256()
-    _hash_tree(assignment.directory, digest)
+    _hash_tree(assignment.directory, digest, skip_top=frozenset({"samples", "reference"}))
     facts = assignment.reference_dir() / FACTS_FILE
     if facts.is_file():
         digest.update(facts.read_bytes())

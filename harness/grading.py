@@ -273,7 +273,7 @@ class Grading:
         facts = self.reference_facts()
         if key not in facts:
             raise SpecError(
-                f"the reference fact {key!r} is not recorded: run `grader reference record {self.assignment.id}`."
+                f"the reference fact {key!r} is not recorded: run `grader reference record --assignment {self.assignment.directory}`."
             )
         return facts[key]
 

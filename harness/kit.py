@@ -194,7 +194,7 @@ def make_kit(assignment: Assignment, dest: Path) -> Path:
     facts_path = assignment.reference_dir() / FACTS_FILE
     if not facts_path.is_file():
         raise SpecError(
-            f"{facts_path} is missing: run `grader reference record {assignment.id}` before making the kit."
+            f"{facts_path} is missing: run `grader reference record --assignment {assignment.directory}` before making the kit."
         )
     hidden = {c.id for c in assignment.checks.values() if c.visibility == "hidden"}
     files = _check_files(assignment, hidden)

@@ -11,7 +11,8 @@ from typing import Any
 
 import pytest
 
-from harness.fingerprint import content_hash, result_key
+from harness.assignment import load_assignment
+from harness.fingerprint import assignment_hash, content_hash, result_key
 
 
 def _submission(tmp_path: Path) -> Path:
@@ -117,3 +118,20 @@ def _remove_deep(root: Path) -> None:
     while deepest != root:
         deepest.rmdir()
         deepest = deepest.parent
+
+
+def test_editing_an_assignments_samples_or_reference_regrades_nobody(tmp_path: Path) -> None:
+    lab = tmp_path / "lab"
+    (lab / "samples" / "eve").mkdir(parents=True)
+    (lab / "reference" / "app").mkdir(parents=True)
+    (lab / "assignment.yaml").write_text("id: lab\nchecks:\n  lab.x: {points: 1}\n", encoding="utf-8")
+    (lab / "test_lab.py").write_text("# a check\n", encoding="utf-8")
+    before = assignment_hash(load_assignment(lab))
+    (lab / "samples" / "eve" / "Dockerfile").write_text("FROM scratch\n", encoding="utf-8")
+    (lab / "reference" / "app" / "Dockerfile").write_text("FROM scratch\n", encoding="utf-8")
+    assert assignment_hash(load_assignment(lab)) == before
+    (lab / "reference" / "facts.json").write_text('{"facts": {"lab.size": 1}}', encoding="utf-8")
+    with_facts = assignment_hash(load_assignment(lab))
+    assert with_facts != before, "the reference's facts change results"
+    (lab / "test_lab.py").write_text("# a check, changed\n", encoding="utf-8")
+    assert assignment_hash(load_assignment(lab)) != with_facts, "the checks change results"
