@@ -14,6 +14,7 @@ export GRADER_REQUIRE_DOCKER=1  # integration tests fail, never skip, when Docke
 .venv/bin/ruff check .
 .venv/bin/ruff format --check harness grader.py tests checks conftest.py
 .venv/bin/mypy
+for checks in checks/*/; do .venv/bin/mypy --strict "$checks"; done  # one at a time: each has its conftest
 .venv/bin/python -m pytest "$@"
 
 second=${GRADER_SECOND_ENGINE-26}

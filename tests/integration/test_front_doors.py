@@ -13,7 +13,7 @@ import time
 import zipfile
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import jsonschema
 import pytest
@@ -57,7 +57,7 @@ def test_grade_writes_feedback_gradebooks_junit_summary_and_charts(graded_class:
         assert f"{_result(out / name)['score']:g}/" in text
     schema = xmlschema.XMLSchema(SCHEMAS / "junit.xsd")
     schema.validate(str(out / "junit.xml"))
-    suites = schema.to_dict(str(out / "junit.xml"))["testsuite"]
+    suites = cast(dict[str, Any], schema.to_dict(str(out / "junit.xml")))["testsuite"]
     assert sorted(s["@name"] for s in suites) == SAMPLES
     summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
     assert summary["submissions"] == len(SAMPLES)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import shutil
 from pathlib import Path
+from typing import Any, cast
 
 import pytest
 
@@ -46,7 +47,7 @@ def test_an_unreachable_declared_registry_is_an_error_never_a_zero(tmp_path: Pat
     declared = {"GRADER_REGISTRY_HOSTS": f"{UNREACHABLE},127.0.0.1,localhost"}
     result = _graded(_submission(tmp_path / "s", **kwargs), tmp_path / "out", env=declared)
     assert result["status"] == "error", result
-    (check,) = result["checks"]  # type: ignore[misc]
+    (check,) = cast(list[dict[str, Any]], result["checks"])
     assert check["status"] == "error", check
     assert image in check["feedback"], check["feedback"]
 
@@ -59,7 +60,7 @@ def test_an_image_the_registry_does_not_have_fails_and_names_it(
     kwargs = {"from_image": image} if where == "from" else {"service_image": image}
     result = _graded(_submission(tmp_path / "s", **kwargs), tmp_path / "out")
     assert result["status"] == "graded", result
-    (check,) = result["checks"]  # type: ignore[misc]
+    (check,) = cast(list[dict[str, Any]], result["checks"])
     assert check["status"] == "failed", check
     assert f"« {image} » n'existe pas" in check["feedback"], check["feedback"]
 
@@ -68,6 +69,6 @@ def test_a_local_registry_nobody_declared_is_the_students_mistake(tmp_path: Path
     image = f"{UNREACHABLE}/cours2/site:1"
     result = _graded(_submission(tmp_path / "s", from_image=image), tmp_path / "out")
     assert result["status"] == "graded", result
-    (check,) = result["checks"]  # type: ignore[misc]
+    (check,) = cast(list[dict[str, Any]], result["checks"])
     assert check["status"] == "failed", check
     assert f"« {image} » ne répond pas" in check["feedback"], check["feedback"]

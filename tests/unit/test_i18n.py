@@ -70,15 +70,19 @@ CATALOGS = [("harness", LOCALE_DIR, DOMAIN, _harness_messages)] + [
 ]
 
 
-def _singular(message_id: str | tuple[str, ...]) -> str:
+def _singular(message_id: str | tuple[str, ...] | list[str]) -> str:
     return message_id if isinstance(message_id, str) else message_id[0]
 
 
-def _complete(string: str | tuple[str, ...]) -> bool:
+def _complete(string: str | tuple[str, ...] | list[str] | None) -> bool:
+    if string is None:
+        return False
     return bool(string) if isinstance(string, str) else all(string)
 
 
-def _compiled(compiled: gettext.NullTranslations, message_id: str | tuple[str, ...]) -> str | tuple[str, ...]:
+def _compiled(
+    compiled: gettext.NullTranslations, message_id: str | tuple[str, ...] | list[str]
+) -> str | tuple[str, ...]:
     if isinstance(message_id, str):
         return compiled.gettext(message_id)
     return (

@@ -54,8 +54,8 @@ def _tar(path: Path, entries: dict[str, bytes], links: dict[str, str] | None = N
     return path
 
 
-_Maker = Callable[[Path, dict[str, bytes], dict[str, str]], Path]
-SUFFIX = {_zip: ".zip", _tar: ".tar.gz"}
+_Maker = Callable[[Path, dict[str, bytes], dict[str, str] | None], Path]
+SUFFIX: dict[_Maker, str] = {_zip: ".zip", _tar: ".tar.gz"}
 
 
 def test_folder_is_copied_without_its_git_metadata(tmp_path: Path) -> None:

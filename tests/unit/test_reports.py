@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import json
 from pathlib import Path
+from typing import Any, cast
 
 import jsonschema
 import pytest
@@ -49,7 +50,7 @@ def test_junit_xml_validates_against_the_xsd_and_says_each_outcome() -> None:
     schema = xmlschema.XMLSchema(SCHEMAS / "junit.xsd")
     document = junit.render([_result("ana"), _result("ben", **{"fake.infra": "error"})])
     schema.validate(document)
-    tree = schema.to_dict(document)
+    tree = cast(dict[str, Any], schema.to_dict(document))
     suites = {s["@name"]: s for s in tree["testsuite"]}
     assert set(suites) == {"ana", "ben"}
     assert suites["ben"]["@errors"] == 1
