@@ -426,7 +426,7 @@ def cmd_grade(args: argparse.Namespace, docker: DockerAPI) -> int:
     console.print(_plan_sentence(len(todo), len(reused), args.jobs))
     for result in reused:
         write_submission(result, assignment, folders.get(result.submission, args.out / result.submission))
-    _prepare_images(runner, [source for source, _out in todo], console)
+    _prepare_images(runner, [job.source for job in todo], console)
     with BatchDisplay(console, len(todo)) as display:
 
         def done(result: SubmissionResult) -> None:

@@ -11,7 +11,7 @@ Defaults live here, in one place; the YAML overrides them per assignment.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, Literal
@@ -21,7 +21,7 @@ import yaml
 from .declared import validate as validate_declared
 from .errors import SpecError
 from .i18n import use_assignment
-from .results import Visibility
+from .results import CheckResult, CheckStatus, Visibility
 
 PartKind = Literal["dockerfile", "compose"]
 
@@ -100,6 +100,17 @@ class CheckSpec:
     uses: str = ""
     params: Mapping[str, Any] = field(default_factory=dict)
 
+    def unrun(self, status: CheckStatus, feedback: str) -> CheckResult:
+        """This check's result when it could not run (the submission refused, the grading stopped)."""
+        return CheckResult(
+            id=self.id,
+            status=status,
+            score=0.0,
+            max_score=self.points,
+            visibility=self.visibility,
+            feedback=feedback,
+        )
+
 
 @dataclass(frozen=True)
 class PartSpec:
@@ -137,6 +148,15 @@ class Assignment:
     def hidden_count(self) -> int:
         """How many checks run only at final grading."""
         return self.hidden_checks + sum(1 for c in self.checks.values() if c.visibility == "hidden")
+
+    def selected(self, visibility: str = "all", only: Sequence[str] = ()) -> list[CheckSpec]:
+        """The checks a grading runs, in this file's order: hidden ones only when ``visibility`` is
+        "all", and only those named in ``only`` when it names any."""
+        return [
+            spec
+            for spec in self.checks.values()
+            if (visibility == "all" or spec.visibility == "visible") and (not only or spec.id in only)
+        ]
 
     def threshold(self, name: str) -> float:
         try:

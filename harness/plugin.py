@@ -128,14 +128,11 @@ class GraderPlugin:
             config.hook.pytest_deselected(items=list(items))
             items[:] = []
             return
+        selected = {spec.id for spec in self.assignment.selected(self.visibility, self.only)}
         keep: list[pytest.Item] = []
         drop: list[pytest.Item] = []
         for item in items:
-            spec = self.assignment.checks[ids[item.nodeid]]
-            wanted = (self.visibility == "all" or spec.visibility == "visible") and (
-                not self.only or spec.id in self.only
-            )
-            (keep if wanted else drop).append(item)
+            (keep if ids[item.nodeid] in selected else drop).append(item)
         if drop:
             config.hook.pytest_deselected(items=drop)
         order = {check_id: position for position, check_id in enumerate(self.assignment.checks)}
@@ -295,16 +292,10 @@ class GraderPlugin:
             cleanup_error = str(exc)
         checks = []
         for check_id in self.selected:
-            spec = self.assignment.checks[check_id]
             checks.append(
                 self.results.get(check_id)
-                or CheckResult(
-                    id=check_id,
-                    status="error",
-                    score=0.0,
-                    max_score=spec.points,
-                    visibility=spec.visibility,
-                    feedback=_("La correction a été interrompue avant cette vérification."),
+                or self.assignment.checks[check_id].unrun(
+                    "error", _("La correction a été interrompue avant cette vérification.")
                 )
             )
         result = SubmissionResult(

@@ -22,6 +22,7 @@ from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 
 from . import __version__
 from .assignment import Assignment, checks_root
@@ -40,6 +41,14 @@ GRADING_INI = Path(__file__).parent / "grading.ini"
 _SCRUBBED_ENV = ("PYTEST_ADDOPTS", "PYTEST_PLUGINS", "PYTHONPATH", "PYTHONSTARTUP", "COMPOSE_FILE")
 #: How long a stopped grading may take to clean up before it is killed.
 STOP_GRACE_S = 90.0
+
+
+class Job(NamedTuple):
+    """One submission to grade: where it is, where its results go, and its key when planned."""
+
+    source: Path
+    out_dir: Path
+    key: str = ""
 
 
 def new_run_id() -> str:
@@ -68,7 +77,6 @@ class Runner:
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _stopping: threading.Event = field(default_factory=threading.Event)
     #: Keys computed by plan(), each used once by the grade() of the same source.
-    _planned_keys: dict[Path, str] = field(default_factory=dict)
     #: The images gradings start from, each had once for all of them (prepare_images, grade).
     images: ImageSupply = field(init=False)
 
@@ -87,11 +95,13 @@ class Runner:
         out_dir: Path,
         on_check: Callable[[CheckResult], None] | None = None,
         on_start: Callable[[str], None] | None = None,
+        key: str = "",
     ) -> SubmissionResult:
         """Grade ``source``; write ``out_dir/result.json`` and ``out_dir/grading.log``.
 
         ``on_start`` is called with each check's id as it starts, ``on_check`` with each
-        check's result as soon as it is known.
+        check's result as soon as it is known. ``key`` is the result's key when :meth:`plan`
+        has computed it already (else it is computed here).
         """
         run_id = new_run_id()
         name = submission_name(source)
@@ -103,7 +113,7 @@ class Runner:
         key = ""
         with tempfile.TemporaryDirectory(prefix=f"grader-{run_id}-") as tmp:
             try:
-                key = self._planned_keys.pop(source, "") or self.key(source)
+                key = key or self.key(source)
                 parts = [p.directory for p in self.assignment.parts.values()]
                 root = intake(source, Path(tmp), self.assignment.intake, parts)
             except IntakeError as exc:
@@ -142,13 +152,13 @@ class Runner:
 
     def plan(
         self, pairs: Sequence[tuple[Path, Path]], *, regrade: bool = False
-    ) -> tuple[list[tuple[Path, Path]], list[SubmissionResult], dict[str, SubmissionResult]]:
+    ) -> tuple[list[Job], list[SubmissionResult], dict[str, SubmissionResult]]:
         """Split a class into (to grade, reused results, previous results of those to grade).
 
         A result is reused when it was graded (not ``error``) from the same key; ``regrade``
         grades everything again. Previous results let the caller say what changed.
         """
-        todo: list[tuple[Path, Path]] = []
+        todo: list[Job] = []
         reused: list[SubmissionResult] = []
         previous: dict[str, SubmissionResult] = {}
         for source, out_dir in pairs:
@@ -160,33 +170,18 @@ class Runner:
             if old is not None and not regrade and old.status == "graded" and key and old.key == key:
                 reused.append(old)
                 continue
-            self._planned_keys[source] = key  # grade() takes it rather than hashing the submission again
             if old is not None:
                 previous[old.submission] = old
-            todo.append((source, out_dir))
+            todo.append(Job(source, out_dir, key))  # grade() takes the key rather than hashing again
         return todo, reused, previous
 
     def _every_check(self, name: str, run_id: str, status: CheckStatus, reason: str) -> SubmissionResult:
         """A result where every selected check has ``status`` for one ``reason``."""
-        checks = [
-            CheckResult(
-                id=c.id,
-                status=status,
-                score=0.0,
-                max_score=c.points,
-                visibility=c.visibility,
-                feedback=reason,
-            )
-            for c in self.assignment.checks.values()
-            if self._selected(c.id, c.visibility)
-        ]
+        selected = self.assignment.selected(self.options.visibility, self.options.only)
+        checks = [spec.unrun(status, reason) for spec in selected]
         return self._result(
             name, run_id, checks=checks, message=reason, infrastructure_error=status == "error"
         )
-
-    def _selected(self, check_id: str, visibility: str) -> bool:
-        visible = self.options.visibility == "all" or visibility == "visible"
-        return visible and (not self.options.only or check_id in self.options.only)
 
     def _result(self, name: str, run_id: str, **kwargs: object) -> SubmissionResult:
         return SubmissionResult(
@@ -315,7 +310,7 @@ class Runner:
 
     def grade_many(
         self,
-        sources: Iterable[tuple[Path, Path]],
+        sources: Iterable[Job | tuple[Path, Path]],
         jobs: int,
         on_done: Callable[[SubmissionResult], None] | None = None,
         on_phase: Callable[[str, str], None] | None = None,
@@ -326,14 +321,15 @@ class Runner:
         """
         results: list[SubmissionResult] = []
 
-        def one(pair: tuple[Path, Path]) -> SubmissionResult | None:
+        def one(pair: Job | tuple[Path, Path]) -> SubmissionResult | None:
             if self._stopping.is_set():
                 return None
-            name = submission_name(pair[0])
+            job = Job(*pair)
+            name = submission_name(job.source)
             if on_phase is not None:
                 on_phase(name, "intake")
             phase = functools.partial(on_phase, name) if on_phase is not None else None
-            result = self.grade(*pair, on_start=phase)
+            result = self.grade(job.source, job.out_dir, on_start=phase, key=job.key)
             if on_done is not None:
                 on_done(result)
             return result
