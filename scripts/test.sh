@@ -16,6 +16,7 @@ export GRADER_REQUIRE_DOCKER=1  # integration tests fail, never skip, when Docke
 .venv/bin/mypy
 for checks in checks/*/; do .venv/bin/mypy --strict "$checks"; done  # one at a time: each has its conftest
 .venv/bin/python -m pytest "$@"
+echo "[test] setup, lint, types and the whole suite: ${SECONDS} s (engine $(docker version -f '{{.Server.Version}}' 2>/dev/null))" >&2
 
 second=${GRADER_SECOND_ENGINE-26}
 first=$(docker version -f '{{.Server.Version}}' 2>/dev/null || true)
@@ -26,8 +27,10 @@ if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null || [[ "$first" != 20.1
   echo "[test] Engine $second skipped: switching engines needs root, apt-get and Debian's Engine 20.10 (this engine: ${first:-none})." >&2
   exit 0
 fi
+phase=$SECONDS
 trap 'bash scripts/engine.sh 20.10' EXIT
 bash scripts/engine.sh "$second"
 bash scripts/ensure-docker.sh .venv/bin/python  # its images, in its own data root
 echo "[test] the tests marked every_engine, on Engine $(docker version -f '{{.Server.Version}}')" >&2
 .venv/bin/python -m pytest -m every_engine
+echo "[test] Engine $second (switch, images, tests): $((SECONDS - phase)) s; ${SECONDS} s in all" >&2
