@@ -6,6 +6,8 @@ grader grade DIR --out OUT       grade every submission of a class folder (or a 
 grader merge OUT... --out OUT    join the outputs of --shard runs into one
 grader kit OUT                   the student kit: visible checks and the reference's facts
 grader reference record          measure the reference solution once (facts.json)
+grader new NAME [--dir DIR]      write a new assignment folder to start from (instructor)
+grader validate                  prove an assignment: reference, samples, statement, kit (instructor)
 grader clean [--all]             remove what runs whose grader is gone left behind
 grader images list|pull|save|load  the images an assignment needs, for machines that cannot pull
 
@@ -25,6 +27,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from rich.console import Console
+from rich.text import Text
 
 from harness import __version__, cgroups
 from harness.assignment import Assignment, find_assignment, installed_assignments, load_assignment
@@ -52,6 +55,15 @@ from harness.report.changes import write_csv as write_changes
 from harness.report.gradebook import render_table
 from harness.results import CheckResult, SubmissionResult, inert, write_json_atomic
 from harness.runner import GradeOptions, Runner
+from harness.scaffold import scaffold
+from harness.validate import (
+    Finding,
+    exit_status,
+    validate_kit,
+    validate_reference,
+    validate_samples,
+    validate_statement,
+)
 
 EXIT_OK, EXIT_FAILED, EXIT_ERROR, EXIT_INTERRUPTED = 0, 1, 2, 130
 
@@ -180,6 +192,31 @@ def _parser() -> argparse.ArgumentParser:
         on_assignment,
     )
     record.add_argument("legacy_assignment", nargs="?", metavar="ASSIGNMENT", help=LEGACY_HELP)
+
+    new = command(sub, "new", "write a new assignment folder that passes validate, to start from", common)
+    new.add_argument("name", metavar="NAME", help="the assignment's id: letters, digits, - and _")
+    new.add_argument(
+        "--dir", type=Path, default=Path(), help="the folder NAME/ is written into (default: this folder)"
+    )
+
+    validate = command(
+        sub,
+        "validate",
+        "prove an assignment: its reference, its samples, its statement's grading table, its kit",
+        on_assignment,
+    )
+    validate.add_argument(
+        "--record", action="store_true", help="record the reference's facts (facts.json) while grading it"
+    )
+    validate.add_argument(
+        "--no-samples", action="store_true", help="do not grade the samples (the slow part)"
+    )
+    validate.add_argument(
+        "--jobs",
+        type=int,
+        default=max(1, (os.cpu_count() or 2) // 2),
+        help="samples graded at a time (default: half the cores, at least 1)",
+    )
 
     clean = command(
         sub,
@@ -533,6 +570,64 @@ def cmd_reference(args: argparse.Namespace, docker: DockerAPI) -> int:
     return EXIT_OK
 
 
+def cmd_new(args: argparse.Namespace, docker: DockerAPI) -> int:
+    folder = scaffold(args.name, args.dir)
+    print(for_terminal(_("Devoir écrit : {path}").format(path=folder)))
+    print(for_terminal(_("Ensuite : grader validate --assignment {path} --record").format(path=folder)))
+    return EXIT_OK
+
+
+_POINT_MARKS = {"passed": ("✔", "green"), "failed": ("✘", "red"), "error": ("✘", "yellow")}
+
+
+def _print_finding(console: Console, finding: Finding) -> None:
+    mark, style = _POINT_MARKS[finding.status]
+    line = Text()
+    line.append(mark, style=f"bold {style}")
+    line.append(" " + for_terminal(finding.sentence))
+    console.print(line)
+    for detail in finding.details:
+        say(console, f"    {detail}")
+
+
+def cmd_validate(args: argparse.Namespace, docker: DockerAPI) -> int:
+    assignment = _load(args, feedback=True)
+    console = make_console()
+    say(console, _("Validation du devoir {id} ({path})…").format(id=assignment.id, path=assignment.directory))
+    findings = [validate_reference(assignment, docker, language=args.lang, record=args.record)]
+    _print_finding(console, findings[-1])
+    if args.no_samples:
+        say(console, _("- Exemples non corrigés (--no-samples)."), "dim")
+    else:
+        with BatchDisplay(console, 0) as display:
+
+            def start(count: int) -> None:
+                display.total = count
+                say(console, _plan_sentence(count, 0, args.jobs))
+
+            def done(result: SubmissionResult) -> None:
+                score = f"{result.score:g}/{result.max_score:g}"
+                display.finished(result.submission, f"    {result.submission}: {result.status} {score}")
+
+            findings.append(
+                validate_samples(
+                    assignment,
+                    docker,
+                    language=args.lang,
+                    jobs=args.jobs,
+                    on_start=start,
+                    on_done=done,
+                    on_phase=display.phase,
+                )
+            )
+        _print_finding(console, findings[-1])
+    for point in (validate_statement, validate_kit):
+        findings.append(point(assignment))
+        _print_finding(console, findings[-1])
+    outcome = exit_status(findings)
+    return {"passed": EXIT_OK, "failed": EXIT_FAILED, "error": EXIT_ERROR}[outcome]
+
+
 def cmd_clean(args: argparse.Namespace, docker: DockerAPI) -> int:
     orphans, live = docker.orphaned_runs()
     if args.all and live:
@@ -709,11 +804,13 @@ COMMANDS: dict[str, Callable[[argparse.Namespace, DockerAPI], int]] = {
     "merge": cmd_merge,
     "kit": cmd_kit,
     "reference": cmd_reference,
+    "new": cmd_new,
+    "validate": cmd_validate,
     "clean": cmd_clean,
     "images": cmd_images,
 }
 #: Commands that only read and write files: they work without Docker.
-OFFLINE = frozenset({"merge", "kit"})
+OFFLINE = frozenset({"merge", "kit", "new"})
 #: Commands that talk to the engine only: they work without Compose.
 ENGINE_ONLY = frozenset({"images"})
 
