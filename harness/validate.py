@@ -188,8 +188,13 @@ def _facts_path(assignment: Assignment) -> Path | None:
     return path if path.is_file() else None
 
 
+def _given_as(assignment: Assignment) -> str:
+    """How ``--assignment`` names this assignment in a command to copy."""
+    return assignment.id if assignment.bundled else str(assignment.directory)
+
+
 def _record_facts(assignment: Assignment) -> Finding:
-    name = assignment.id if assignment.bundled else str(assignment.directory)
+    name = _given_as(assignment)
     return Finding(
         "failed",
         _(
@@ -213,15 +218,19 @@ def validate_reference(assignment: Assignment, docker: DockerAPI, *, language: s
     bad = [check for check in result.checks if check.status not in ("passed", "skipped")]
     if not bad and not result.message:
         skipped = sum(1 for check in result.checks if check.status == "skipped")
-        sentence = ngettext(
-            "La référence réussit sa vérification",
-            "La référence réussit ses {n} vérifications",
-            len(result.checks),
-        ).format(n=len(result.checks))
+        total = len(result.checks)
         if skipped:
-            sentence += " " + ngettext(
-                "({n} sautée, comme elle le permet)", "({n} sautées, comme elles le permettent)", skipped
-            ).format(n=skipped)
+            sentence = ngettext(
+                "La référence réussit {passed} vérifications sur {total} ({n} sautée, comme elle le permet)",
+                "La référence réussit {passed} vérifications sur {total} ({n} sautées, comme elles le permettent)",
+                skipped,
+            ).format(passed=total - skipped, total=total, n=skipped)
+        else:
+            sentence = ngettext(
+                "La référence réussit sa vérification",
+                "La référence réussit ses {n} vérifications",
+                total,
+            ).format(n=total)
         if record:
             sentence += " " + _("; faits enregistrés : {path}").format(path=facts)
         return Finding("passed", sentence + ".")
@@ -229,9 +238,13 @@ def validate_reference(assignment: Assignment, docker: DockerAPI, *, language: s
     if result.message:
         details.append(_first_line(result.message))
     status: FindingStatus = "failed" if any(check.status == "failed" for check in bad) else "error"
+    name = _given_as(assignment)
     return Finding(
         status,
-        _("La référence {path} ne réussit pas toutes les vérifications.").format(path=source),
+        _(
+            "La référence {path} ne réussit pas toutes les vérifications (« grader check {path} --assignment "
+            "{name} --all » montre leurs explications en entier)."
+        ).format(path=source, name=name),
         tuple(details),
     )
 
