@@ -106,9 +106,10 @@ def grading_table(text: str) -> dict[str, float]:
 
 def render_grading_table(checks: Mapping[str, CheckSpec]) -> str:
     """The grading table of a statement, one check a row, as :func:`grading_table` reads it."""
+    # The statement is French, whatever language the grader speaks.
     rows = ["| vérification | points |", "|---|---|"]
     for spec in checks.values():
-        note = " " + _("(à la correction finale seulement)") if spec.visibility == "hidden" else ""
+        note = " (à la correction finale seulement)" if spec.visibility == "hidden" else ""
         rows.append(f"| `{spec.id}`{note} | {spec.points:g} |")
     return "\n".join(rows) + "\n"
 
