@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The raw-docker baseline: the work the grader does to grade reference/cours2, done by hand with
 # the docker CLI, Docker Compose and curl, in the same order. bench/run times it against
-# `grader check reference/cours2 --all`. Only 127.0.0.1 is ever contacted.
+# `grader check reference/cours2 --assignment cours2 --all`. Only 127.0.0.1 is ever contacted.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 ref="$here/../reference/cours2"

@@ -54,7 +54,9 @@ class GradedClass:
 def graded_class(tmp_path_factory: pytest.TempPathFactory) -> GradedClass:
     """The sample class graded once by `grader grade` (every check), shared by the tests that read it."""
     out = tmp_path_factory.mktemp("class-out")
-    done = run_grader("grade", str(SUBMISSIONS), "--out", str(out), "--jobs", "2", timeout=3000)
+    done = run_grader(
+        "grade", str(SUBMISSIONS), "--assignment", "cours2", "--out", str(out), "--jobs", "2", timeout=3000
+    )
     return GradedClass(out=out, done=done)
 
 

@@ -72,11 +72,15 @@ def test_grade_writes_feedback_gradebooks_junit_summary_and_charts(graded_class:
 def _self_check(name: str, tmp: Path) -> dict[str, Any]:
     """`grader check` and `grader ci` on one sample, with every file ci can write."""
     check_out, ci_out = tmp / "check" / name, tmp / "ci" / name
-    check = run_grader("check", str(SUBMISSIONS / name), "--out", str(check_out), timeout=1800)
+    check = run_grader(
+        "check", str(SUBMISSIONS / name), "--assignment", "cours2", "--out", str(check_out), timeout=1800
+    )
     files = {kind: tmp / "ci" / f"{name}.{kind}.json" for kind in ("gradescope", "prairielearn", "classroom")}
     ci = run_grader(
         "ci",
         str(SUBMISSIONS / name),
+        "--assignment",
+        "cours2",
         "--out",
         str(ci_out),
         "--junit",
@@ -159,7 +163,18 @@ def test_killing_grade_mid_batch_then_rerunning_finishes_only_what_was_unfinishe
     batch, out = tmp_path / "batch", tmp_path / "out"
     for index in range(3):
         shutil.copytree(SUBMISSIONS / "alice", batch / f"alice-{index}")
-    args = ["grade", str(batch), "--out", str(out), "--jobs", "1", "--only", "siteweb.serves_site"]
+    args = [
+        "grade",
+        str(batch),
+        "--assignment",
+        "cours2",
+        "--out",
+        str(out),
+        "--jobs",
+        "1",
+        "--only",
+        "siteweb.serves_site",
+    ]
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     grader = subprocess.Popen([*GRADER, *args], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
@@ -191,16 +206,32 @@ def test_killing_grade_mid_batch_then_rerunning_finishes_only_what_was_unfinishe
 
 def test_shards_merged_give_the_gradebook_of_one_run(tmp_path: Path) -> None:
     only = ["--only", "lint.dockerfiles", "--only", "siteweb.dockerignore"]
-    one = run_grader("grade", str(SUBMISSIONS), "--out", str(tmp_path / "one"), *only)
+    one = run_grader(
+        "grade", str(SUBMISSIONS), "--assignment", "cours2", "--out", str(tmp_path / "one"), *only
+    )
     assert one.returncode == 0, one.stderr
     for index in (1, 2):
         shard = run_grader(
-            "grade", str(SUBMISSIONS), "--out", str(tmp_path / f"s{index}"), "--shard", f"{index}/2", *only
+            "grade",
+            str(SUBMISSIONS),
+            "--assignment",
+            "cours2",
+            "--out",
+            str(tmp_path / f"s{index}"),
+            "--shard",
+            f"{index}/2",
+            *only,
         )
         assert shard.returncode == 0, shard.stderr
     assert _graded(tmp_path / "s1").isdisjoint(_graded(tmp_path / "s2"))
     merged = run_grader(
-        "merge", str(tmp_path / "s1"), str(tmp_path / "s2"), "--out", str(tmp_path / "merged")
+        "merge",
+        str(tmp_path / "s1"),
+        str(tmp_path / "s2"),
+        "--assignment",
+        "cours2",
+        "--out",
+        str(tmp_path / "merged"),
     )
     assert merged.returncode == 0, merged.stderr
     for name in ("gradebook.csv", "gradebook-moodle.csv", "summary.json"):
@@ -211,7 +242,7 @@ def test_shards_merged_give_the_gradebook_of_one_run(tmp_path: Path) -> None:
 
 
 def test_the_student_kit_grades_without_the_reference_solution(tmp_path: Path) -> None:
-    made = run_grader("kit", "cours2", str(tmp_path / "kit"))
+    made = run_grader("kit", "--assignment", "cours2", str(tmp_path / "kit"))
     assert made.returncode == 0, made.stderr
     nowhere = tmp_path / "no-reference"
     nowhere.mkdir()
@@ -245,7 +276,16 @@ def test_a_moodle_export_is_graded_under_participant_numbers(tmp_path: Path) -> 
                 rel = path.relative_to(SUBMISSIONS / "alice").as_posix()
                 archive.write(path, f"Alice Martin_1001_assignsubmission_file_/{rel}")
         archive.write(inner, "Chloé Roy_1002_assignsubmission_file_/remise.zip")
-    done = run_grader("grade", str(export), "--out", str(tmp_path / "out"), "--only", "siteweb.builds")
+    done = run_grader(
+        "grade",
+        str(export),
+        "--assignment",
+        "cours2",
+        "--out",
+        str(tmp_path / "out"),
+        "--only",
+        "siteweb.builds",
+    )
     assert done.returncode == 0, done.stdout + done.stderr
     with (tmp_path / "out" / "gradebook-moodle.csv").open(encoding="utf-8") as handle:
         rows = {row["Identifier"]: row for row in csv.DictReader(handle)}
@@ -255,7 +295,15 @@ def test_a_moodle_export_is_graded_under_participant_numbers(tmp_path: Path) -> 
 
 
 def test_keep_leaves_the_stack_reachable_until_clean(docker_api: DockerAPI) -> None:
-    done = run_grader("check", str(SUBMISSIONS / "alice"), "--only", "siteweb.serves_site", "--keep")
+    done = run_grader(
+        "check",
+        str(SUBMISSIONS / "alice"),
+        "--assignment",
+        "cours2",
+        "--only",
+        "siteweb.serves_site",
+        "--keep",
+    )
     try:
         assert done.returncode == 0, done.stdout + done.stderr
         port = re.search(r"http://127\.0\.0\.1:(\d+)", done.stdout)

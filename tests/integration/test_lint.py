@@ -25,7 +25,16 @@ def test_a_folder_named_like_an_option_is_a_path_and_errors_still_count(
     (planted / "Dockerfile.sh").write_text("FROM debian:bookworm-slim\n")
     (sub / "extra").mkdir()
     (sub / "extra" / "Dockerfile").write_text("FROM debian:bookworm-slim\nWORKDIR relative/dir\n")
-    done = run_grader("check", str(sub), "--only", "lint.dockerfiles", "--out", str(tmp_path / "out"))
+    done = run_grader(
+        "check",
+        str(sub),
+        "--assignment",
+        "cours2",
+        "--only",
+        "lint.dockerfiles",
+        "--out",
+        str(tmp_path / "out"),
+    )
     assert done.returncode == 1, done.stdout + done.stderr
     assert not any(target.iterdir()), "hadolint wrote where a folder name told it to"
     (check,) = json.loads((tmp_path / "out" / "result.json").read_text(encoding="utf-8"))["checks"]

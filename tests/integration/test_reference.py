@@ -13,7 +13,9 @@ pytestmark = [pytest.mark.docker, pytest.mark.every_engine]
 
 
 def test_the_reference_passes_every_check(tmp_path: Path) -> None:
-    done = run_grader("check", str(REFERENCE), "--all", "--out", str(tmp_path), timeout=1800)
+    done = run_grader(
+        "check", str(REFERENCE), "--assignment", "cours2", "--all", "--out", str(tmp_path), timeout=1800
+    )
     assert done.returncode == 0, done.stdout + done.stderr
     result = json.loads((tmp_path / "result.json").read_text(encoding="utf-8"))
     statuses = {c["id"]: c["status"] for c in result["checks"]}

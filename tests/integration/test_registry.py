@@ -45,7 +45,7 @@ def test_a_pushed_image_is_pulled_and_serves_the_site(
     reference_copy: Callable[[str], Path], pushed_site: str, tmp_path: Path, docker_api: DockerAPI
 ) -> None:
     sub = _with_image(reference_copy, pushed_site)
-    done = run_grader("check", str(sub), "--out", str(tmp_path / "out"), *ONLY)
+    done = run_grader("check", str(sub), "--assignment", "cours2", "--out", str(tmp_path / "out"), *ONLY)
     assert done.returncode == 0, done.stdout + done.stderr
     assert _check(tmp_path / "out")["status"] == "passed"
     assert docker_api.image_attrs(pushed_site) is None, "the pulled image is removed afterwards"
@@ -55,7 +55,7 @@ def test_an_image_missing_from_the_registry_fails(
     reference_copy: Callable[[str], Path], registry: str, tmp_path: Path
 ) -> None:
     sub = _with_image(reference_copy, f"{registry}/cours2/absente:1.0")
-    done = run_grader("check", str(sub), "--out", str(tmp_path / "out"), *ONLY)
+    done = run_grader("check", str(sub), "--assignment", "cours2", "--out", str(tmp_path / "out"), *ONLY)
     assert done.returncode == 1, done.stdout + done.stderr
     check = _check(tmp_path / "out")
     assert check["status"] == "failed"
@@ -65,11 +65,13 @@ def test_an_image_missing_from_the_registry_fails(
 def test_no_image_file_or_a_registry_not_allowed_is_skipped_with_a_reason(
     reference_copy: Callable[[str], Path], tmp_path: Path
 ) -> None:
-    done = run_grader("check", str(REFERENCE), "--out", str(tmp_path / "none"), *ONLY)
+    done = run_grader(
+        "check", str(REFERENCE), "--assignment", "cours2", "--out", str(tmp_path / "none"), *ONLY
+    )
     assert _check(tmp_path / "none")["status"] == "skipped"
     assert "IMAGE" in _check(tmp_path / "none")["feedback"]
     sub = _with_image(reference_copy, "registre.exemple:5000/etudiant/siteweb:1.0")
-    done = run_grader("check", str(sub), "--out", str(tmp_path / "far"), *ONLY)
+    done = run_grader("check", str(sub), "--assignment", "cours2", "--out", str(tmp_path / "far"), *ONLY)
     assert done.returncode == 0, done.stdout + done.stderr
     assert _check(tmp_path / "far")["status"] == "skipped"
     assert "registre.exemple:5000" in _check(tmp_path / "far")["feedback"]

@@ -59,7 +59,9 @@ def test_a_batch_mixes_archive_formats_and_survives_a_refused_one(tmp_path: Path
     with zipfile.ZipFile(batch / "xavier.zip", "w") as archive:
         archive.writestr("siteweb/Dockerfile", "FROM debian:bookworm-slim\n")
         archive.writestr("../../../tmp/owned.txt", "x")
-    done = run_grader("grade", str(batch), "--out", str(tmp_path / "out"), "--jobs", "2", *SITEWEB)
+    done = run_grader(
+        "grade", str(batch), "--assignment", "cours2", "--out", str(tmp_path / "out"), "--jobs", "2", *SITEWEB
+    )
     assert done.returncode == 0, done.stdout + done.stderr
     assert set(_statuses(tmp_path / "out", "zoe").values()) == {"passed"}
     assert set(_statuses(tmp_path / "out", "yann").values()) == {"passed"}

@@ -20,7 +20,7 @@ def _checks(out: Path) -> dict[str, dict[str, object]]:
 
 
 def test_the_reference_passes_both_siteweb_checks(tmp_path: Path) -> None:
-    done = run_grader("check", str(REFERENCE), "--out", str(tmp_path), *SITEWEB)
+    done = run_grader("check", str(REFERENCE), "--assignment", "cours2", "--out", str(tmp_path), *SITEWEB)
     assert done.returncode == 0, done.stdout + done.stderr
     checks = _checks(tmp_path)
     assert checks["siteweb.builds"]["status"] == "passed"
@@ -34,7 +34,7 @@ def test_a_site_copied_to_the_wrong_folder_fails_and_names_the_difference(
     sub = reference_copy("wrong-folder")
     dockerfile = sub / "siteweb" / "Dockerfile"
     dockerfile.write_text(dockerfile.read_text().replace("/usr/share/nginx/html/", "/var/www/ailleurs/"))
-    done = run_grader("check", str(sub), "--out", str(tmp_path / "out"), *SITEWEB)
+    done = run_grader("check", str(sub), "--assignment", "cours2", "--out", str(tmp_path / "out"), *SITEWEB)
     assert done.returncode == 1, done.stdout + done.stderr
     serves = _checks(tmp_path / "out")["siteweb.serves_site"]
     assert serves["status"] == "failed"
@@ -48,7 +48,7 @@ def test_a_site_copied_to_the_wrong_folder_fails_and_names_the_difference(
 def test_an_edited_page_is_served_as_edited(reference_copy: Callable[[str], Path], tmp_path: Path) -> None:
     sub = reference_copy("edited")
     (sub / "siteweb" / "files" / "index.html").write_text("<p>Édité à la main ✓</p>\n", encoding="utf-8")
-    done = run_grader("check", str(sub), "--out", str(tmp_path / "out"), *SITEWEB)
+    done = run_grader("check", str(sub), "--assignment", "cours2", "--out", str(tmp_path / "out"), *SITEWEB)
     assert done.returncode == 0, done.stdout + done.stderr
 
 
@@ -59,7 +59,9 @@ def test_a_dockerfile_that_does_not_build_fails_with_the_build_error(
     dockerfile = sub / "siteweb" / "Dockerfile"
     # A step that fails, as a student's typo in a package name would.
     dockerfile.write_text(dockerfile.read_text() + "RUN apt-get install -y nginx-absent\n")
-    done = run_grader("check", str(sub), "--out", str(tmp_path / "out"), *SITEWEB, "--lang", "en")
+    done = run_grader(
+        "check", str(sub), "--assignment", "cours2", "--out", str(tmp_path / "out"), *SITEWEB, "--lang", "en"
+    )
     assert done.returncode == 1, done.stdout + done.stderr
     checks = _checks(tmp_path / "out")
     assert checks["siteweb.builds"]["status"] == "failed"
@@ -73,7 +75,7 @@ def test_a_missing_part_fails_with_a_sentence_not_a_crash(tmp_path: Path) -> Non
     sub = tmp_path / "empty-ish"
     sub.mkdir()
     (sub / "README.md").write_text("rien ici")
-    done = run_grader("check", str(sub), "--out", str(tmp_path / "out"), *SITEWEB)
+    done = run_grader("check", str(sub), "--assignment", "cours2", "--out", str(tmp_path / "out"), *SITEWEB)
     assert done.returncode == 1, done.stdout + done.stderr
     for check in _checks(tmp_path / "out").values():
         assert check["status"] == "failed"

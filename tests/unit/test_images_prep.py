@@ -378,7 +378,7 @@ def test_save_names_the_images_this_machine_lacks_and_writes_nothing(tmp_path: P
         GraderError,
         match=r"nginx:latest, mysql:8, golang:1\.19, mariadb:11, python:3\.11-slim ; lancez d'abord",
     ):
-        grader.cmd_images_save(_args("save", str(tmp_path / "a.tar")), engine)  # type: ignore[arg-type]
+        grader.cmd_images_save(_args("save", "--assignment", "cours2", str(tmp_path / "a.tar")), engine)  # type: ignore[arg-type]
     assert not (tmp_path / "a.tar").exists()
 
 
