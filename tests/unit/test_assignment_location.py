@@ -98,14 +98,18 @@ def test_the_installed_assignments_are_the_folders_of_the_checks_root(two_instal
     assert installed_assignments() == ["cours2", "proxy"]
 
 
-def test_the_project_installs_cours2_alone() -> None:
-    assert installed_assignments() == ["cours2"]
+def test_the_project_installs_cours2_and_proxy() -> None:
+    assert installed_assignments() == ["cours2", "proxy"]
 
 
 # -- the default ----------------------------------------------------------------------------------
 
 
-def test_without_the_flag_the_one_installed_assignment_is_used() -> None:
+def test_without_the_flag_the_one_installed_assignment_is_used(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _lab(tmp_path / "checks" / "cours2", "cours2")
+    monkeypatch.setenv("GRADER_CHECKS_DIR", str(tmp_path / "checks"))
     assert grader._assignment_name(_args("check")) == "cours2"
     assert grader._assignment_name(_args("images", "list")) == "cours2"
 
@@ -267,7 +271,7 @@ def test_lang_en_says_once_that_an_untranslated_assignment_stays_in_french(
 @pytest.mark.usefixtures("french")
 def test_lang_en_says_nothing_for_cours2_which_is_translated(capsys: pytest.CaptureFixture[str]) -> None:
     set_language("en")
-    grader._load(_args("--lang", "en", "check"), feedback=True)
+    grader._load(_args("--lang", "en", "check", "--assignment", "cours2"), feedback=True)
     assert capsys.readouterr().err == ""
 
 
@@ -352,7 +356,7 @@ def test_the_installed_wheel_finds_its_bundled_assignments(wheel: Path, tmp_path
     assert ran.returncode == 0, ran.stderr
     module, installed, directory, reference, facts = ran.stdout.splitlines()
     assert Path(module).is_relative_to(site)
-    assert installed == "['cours2']"
+    assert installed == "['cours2', 'proxy']"
     assert Path(directory) == site / "harness" / "_bundled" / "checks" / "cours2"
     assert Path(reference) == site / "harness" / "_bundled" / "reference" / "cours2"
     assert facts == "True"
