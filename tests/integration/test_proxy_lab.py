@@ -1,10 +1,13 @@
 """The proxy lab (checks/proxy), graded for real with the CLI: its reference passes every check,
-and each of its samples gets the outcome checks/proxy/samples/expected.yaml gives it."""
+and each of its samples gets the outcome checks/proxy/samples/expected.yaml gives it. Without
+Docker: its statement's grading table equals assignment.yaml, and its kit says nothing of the
+hidden check."""
 
 from __future__ import annotations
 
 import csv
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +18,6 @@ from harness.assignment import find_assignment, load_assignment
 
 from .conftest import ROOT, run_grader
 
-pytestmark = [pytest.mark.docker]
 LAB = ROOT / "checks" / "proxy"
 SAMPLES = LAB / "samples"
 
@@ -24,6 +26,7 @@ def _result(out: Path) -> dict[str, Any]:
     return json.loads((out / "result.json").read_text(encoding="utf-8"))  # type: ignore[no-any-return]
 
 
+@pytest.mark.docker
 def test_the_proxy_reference_passes_every_check_hidden_ones_too(tmp_path: Path) -> None:
     done = run_grader(
         "check", str(LAB / "reference"), "--assignment", "proxy", "--all", "--out", str(tmp_path), timeout=600
@@ -35,6 +38,7 @@ def test_the_proxy_reference_passes_every_check_hidden_ones_too(tmp_path: Path) 
     assert result["score"] == result["max_score"] == 25
 
 
+@pytest.mark.docker
 def test_each_proxy_sample_gets_its_expected_outcome(tmp_path: Path) -> None:
     expected: dict[str, dict[str, str]] = yaml.safe_load(
         (SAMPLES / "expected.yaml").read_text(encoding="utf-8")
@@ -61,3 +65,44 @@ def test_each_proxy_sample_gets_its_expected_outcome(tmp_path: Path) -> None:
         i for outcomes in expected.values() for i, s in outcomes.items() if s == "failed"
     }
     assert every_check_fails_somewhere == set(points), "each check has a sample that fails it"
+
+
+def test_the_statement_grades_the_visible_checks_and_only_announces_the_hidden_one() -> None:
+    assignment = load_assignment(find_assignment("proxy"))
+    statement = (assignment.reference_dir() / "ENONCE.md").read_text(encoding="utf-8")
+    table: dict[str, float] = {}
+    hidden_points: list[float] = []
+    for line in statement.splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) != 2 or not re.search(r"\d", cells[1]):
+            continue
+        points = [float(p) for p in re.findall(r"\d+", cells[1])]
+        ids = re.findall(r"`([a-z]+\.[a-z_]+)`", cells[0])
+        if "cachée" in cells[0]:
+            hidden_points += points
+            continue
+        assert len(ids) == len(points), line
+        table.update(zip(ids, points, strict=True))
+    checks = assignment.checks.values()
+    assert table == {c.id: c.points for c in checks if c.visibility == "visible"}
+    assert hidden_points == [c.points for c in checks if c.visibility == "hidden"]
+    for value in ("8080", "8000", "/health", "instance", "deploy.replicas", "service_healthy", "USER"):
+        assert value in statement, value
+
+
+def test_the_proxy_kit_says_nothing_of_the_hidden_check(tmp_path: Path) -> None:
+    done = run_grader("kit", "--assignment", "proxy", str(tmp_path))
+    assert done.returncode == 0, done.stdout + done.stderr
+    kit = tmp_path / "proxy"
+    assert {p.relative_to(kit).as_posix() for p in kit.rglob("*") if p.is_file()} == {
+        "assignment.yaml",
+        "conftest.py",
+        "facts.json",
+        "locale/en/LC_MESSAGES/messages.mo",
+        "test_proxy.py",
+    }
+    for path in kit.rglob("*"):
+        if path.is_file():
+            data = path.read_bytes()
+            for secret in (b"app_image_size", b"image_size", b"size_bytes", b"ratio:"):
+                assert secret not in data, f"{path.name} names {secret.decode()}"
