@@ -260,10 +260,14 @@ def samples_folder(assignment: Assignment) -> Path | None:
     if own.is_dir():
         return own
     project = checks_root().parent / PROJECT_SAMPLES
-    if assignment.bundled and (project / EXPECTED_FILE).is_file():
+    if not (assignment.bundled and (project / EXPECTED_FILE).is_file()):
+        return None
+    try:
         expected = _read_expected(project / EXPECTED_FILE)
-        if expected and all(set(outcomes) <= set(assignment.checks) for outcomes in expected.values()):
-            return project
+    except GraderError:
+        return project  # validate_samples says what is wrong with it
+    if expected and all(set(outcomes) <= set(assignment.checks) for outcomes in expected.values()):
+        return project
     return None
 
 
@@ -366,8 +370,11 @@ def validate_samples(
             for name in sorted(names - set(expected))
         ]
         runner = Runner(assignment, GradeOptions(language=language, visibility="all"), docker)
-        pairs = [(source.resolve(), Path(tmp) / "out" / submission_name(source)) for source in sources]
-        pairs = [pair for pair in pairs if submission_name(pair[0]) in expected]
+        pairs = [
+            (source.resolve(), Path(tmp) / "out" / submission_name(source))
+            for source in sources
+            if submission_name(source) in expected
+        ]
         if on_start is not None:
             on_start(len(pairs))
         runner.prepare_images(source for source, _out in pairs)
