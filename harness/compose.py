@@ -538,6 +538,16 @@ class ComposeProject:
                     raise self._not_ready(state)
                 if state.finished and restarts_left:
                     pending.add(state.service)  # Docker starts it again: not ready yet
+                if state.status == "running" and state.health == "unhealthy":
+                    # What Compose does for depends_on: service_healthy: an unhealthy service is a
+                    # failure now, not a wait until the limit; its probes say why.
+                    raise ServiceNotReady(
+                        _(
+                            "Le service « {service} » est en mauvaise santé : son healthcheck échoue "
+                            "(notion : healthcheck)."
+                        ).format(service=state.service),
+                        details=self._health_log(state),
+                    )
                 if state.status != "running" or state.health not in ("", "healthy"):
                     if not state.finished:
                         pending.add(state.service)
@@ -559,12 +569,22 @@ class ComposeProject:
                     ),
                     details="\n".join(
                         f"--- {s.service}\n{self.docker.logs(s.id, tail=10)}"
+                        + (f"\n{self._health_log(s)}" if s.health == "starting" else "")
                         for s in states
                         if s.service in pending
                     ),
                 )
             time.sleep(delay)
             delay = min(delay * 1.6, 1.0)
+
+    def _health_log(self, state: ContainerState) -> str:
+        """The output of the container's last healthcheck probes."""
+        health = (self.docker.inspect_container(state.id).get("State") or {}).get("Health") or {}
+        outputs = [
+            f"[{entry.get('ExitCode')}] {str(entry.get('Output') or '').strip()[:300]}"
+            for entry in (health.get("Log") or [])[-3:]
+        ]
+        return _("Dernières sorties du healthcheck :") + "\n" + ("\n".join(outputs) or _("(aucune)"))
 
     def _answers_http(self, state: ContainerState) -> bool:
         for port in self.http_ports:

@@ -94,7 +94,10 @@ def port_not_published(
         "services, sur leur réseau (notion : ports publiés)."
     ).format(
         service=service,
-        ports=", ".join(f"{p.get('published') or '?'}:{p.get('target')}" for p in published),
+        ports=", ".join(
+            f"{p['published']}:{p.get('target')}" if p.get("published") else str(p.get("target"))
+            for p in published
+        ),
     )
 
 

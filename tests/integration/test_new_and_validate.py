@@ -92,8 +92,11 @@ def test_a_reference_that_fails_a_check_fails_validate_and_records_nothing(tmp_p
     assert (lab / "reference" / "facts.json").read_bytes() == before, "a failing reference records nothing"
 
 
-def test_cours2_validates_without_its_samples(tmp_path: Path) -> None:
-    done = _grader("validate", "--assignment", "cours2", "--no-samples", cwd=tmp_path, timeout=1800)
+@pytest.mark.parametrize("name", ["cours2", "proxy"])
+def test_the_bundled_assignments_validate_without_their_samples(tmp_path: Path, name: str) -> None:
+    """Their samples get their expected outcomes in test_sample_class.py and test_proxy_lab.py (the
+    same expected.yaml, with scores and feedback too): not graded twice here."""
+    done = _grader("validate", "--assignment", name, "--no-samples", cwd=tmp_path, timeout=1800)
     assert done.returncode == 0, done.stdout + done.stderr
     points = _points(done.stdout)
     assert len(points) == 3, done.stdout
