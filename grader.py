@@ -24,7 +24,9 @@ import signal
 import sys
 import tempfile
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 from rich.console import Console
 from rich.text import Text
@@ -797,22 +799,28 @@ def _terminate(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 
 
-COMMANDS: dict[str, Callable[[argparse.Namespace, DockerAPI], int]] = {
-    "check": cmd_check,
-    "ci": cmd_ci,
-    "grade": cmd_grade,
-    "merge": cmd_merge,
-    "kit": cmd_kit,
-    "reference": cmd_reference,
-    "new": cmd_new,
-    "validate": cmd_validate,
-    "clean": cmd_clean,
-    "images": cmd_images,
+@dataclass(frozen=True)
+class Command:
+    """What a command runs, and what of the machine it needs before it starts."""
+
+    run: Callable[[argparse.Namespace, DockerAPI], int]
+    #: "files": it only reads and writes files (no Docker); "engine": the engine, not Compose;
+    #: "compose": the engine and Compose.
+    needs: Literal["files", "engine", "compose"] = "compose"
+
+
+COMMANDS: dict[str, Command] = {
+    "check": Command(cmd_check),
+    "ci": Command(cmd_ci),
+    "grade": Command(cmd_grade),
+    "merge": Command(cmd_merge, needs="files"),
+    "kit": Command(cmd_kit, needs="files"),
+    "reference": Command(cmd_reference),
+    "new": Command(cmd_new, needs="files"),
+    "validate": Command(cmd_validate),
+    "clean": Command(cmd_clean),
+    "images": Command(cmd_images, needs="engine"),
 }
-#: Commands that only read and write files: they work without Docker.
-OFFLINE = frozenset({"merge", "kit", "new"})
-#: Commands that talk to the engine only: they work without Compose.
-ENGINE_ONLY = frozenset({"images"})
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -826,9 +834,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, _terminate)  # a CI cancel cleans up like Ctrl-C
     docker = DockerAPI()
     try:
-        if args.command not in OFFLINE:
-            _preflight(docker, compose=args.command not in ENGINE_ONLY)
-        return COMMANDS[args.command](args, docker)
+        command = COMMANDS[args.command]
+        if command.needs != "files":
+            _preflight(docker, compose=command.needs == "compose")
+        return command.run(args, docker)
     except KeyboardInterrupt:
         print(_("Interrompu : les conteneurs de cette correction ont été supprimés."), file=sys.stderr)
         return EXIT_INTERRUPTED
