@@ -194,25 +194,14 @@ def _given_as(assignment: Assignment) -> str:
     return assignment.id if assignment.bundled else str(assignment.directory)
 
 
-def _record_facts(assignment: Assignment) -> Finding:
-    name = _given_as(assignment)
-    return Finding(
-        "failed",
-        _(
-            "Les faits de la référence ne sont pas enregistrés ({path}) : lancez « grader reference record "
-            "--assignment {name} », ou « grader validate --assignment {name} --record »."
-        ).format(path=assignment.reference_dir() / FACTS_FILE, name=name),
-    )
-
-
 def validate_reference(assignment: Assignment, docker: DockerAPI, *, language: str, record: bool) -> Finding:
     """Grade the reference with every check, hidden ones too; with ``record``, store its facts."""
     source = assignment.reference_dir()
     if not source.is_dir():
         return Finding("failed", _("Aucune solution de référence : {path} n'existe pas.").format(path=source))
     facts = source / FACTS_FILE
-    if not record and _facts_path(assignment) is None:
-        return _record_facts(assignment)
+    first = _facts_path(assignment) is None  # a new assignment: its first validation records them
+    record = record or first
     options = GradeOptions(language=language, visibility="all", record=facts if record else None)
     with tempfile.TemporaryDirectory(prefix="grader-validate-") as tmp:
         result = Runner(assignment, options, docker).grade(source, Path(tmp))
@@ -232,7 +221,9 @@ def validate_reference(assignment: Assignment, docker: DockerAPI, *, language: s
                 "La référence réussit ses {n} vérifications",
                 total,
             ).format(n=total)
-        if record:
+        if first:
+            sentence += " " + _("; faits enregistrés pour la première fois : {path}").format(path=facts)
+        elif record:
             sentence += " " + _("; faits enregistrés : {path}").format(path=facts)
         return Finding("passed", sentence + ".")
     details = [f"{check.id} ({check.status}) : {_first_line(check.feedback)}" for check in bad]

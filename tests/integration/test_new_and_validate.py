@@ -33,29 +33,30 @@ def _points(out: str) -> list[str]:
     return [line for line in out.splitlines() if line[:1] in (PASSED, FAILED)]
 
 
-def test_a_new_assignment_validates_once_its_facts_are_recorded(tmp_path: Path) -> None:
+def test_a_new_assignment_validates_and_its_first_validation_records_its_facts(tmp_path: Path) -> None:
     made = _grader("new", "demo", "--dir", str(tmp_path / "labs"), cwd=tmp_path)
     assert made.returncode == 0, made.stdout + made.stderr
     lab = tmp_path / "labs" / "demo"
     facts = lab / "reference" / "facts.json"
-
-    unrecorded = _grader("validate", "--assignment", str(lab), cwd=tmp_path)
-    assert unrecorded.returncode == 1, unrecorded.stdout + unrecorded.stderr
-    assert f"grader reference record --assignment {lab}" in unrecorded.stdout
     assert not facts.exists()
 
-    recorded = _grader("validate", "--assignment", str(lab), "--record", cwd=tmp_path)
-    assert recorded.returncode == 0, recorded.stdout + recorded.stderr
-    points = _points(recorded.stdout)
-    assert len(points) == 4, recorded.stdout
-    assert all(line.startswith(PASSED) for line in points), recorded.stdout
-    assert "faits enregistrés" in points[0]
+    first = _grader("validate", "--assignment", str(lab), cwd=tmp_path)
+    assert first.returncode == 0, first.stdout + first.stderr
+    points = _points(first.stdout)
+    assert len(points) == 4, first.stdout
+    assert all(line.startswith(PASSED) for line in points), first.stdout
+    assert "faits enregistrés pour la première fois" in points[0]
     assert facts.is_file()
 
     written = facts.stat().st_mtime_ns
     again = _grader("validate", "--assignment", str(lab), cwd=tmp_path)
     assert again.returncode == 0, again.stdout + again.stderr
-    assert facts.stat().st_mtime_ns == written, "validate rewrites facts.json only with --record"
+    assert "faits enregistrés" not in again.stdout
+    assert facts.stat().st_mtime_ns == written, "once recorded, validate rewrites facts.json only with --record"
+
+    rerecorded = _grader("validate", "--assignment", str(lab), "--record", "--no-samples", cwd=tmp_path)
+    assert rerecorded.returncode == 0, rerecorded.stdout + rerecorded.stderr
+    assert "faits enregistrés :" in rerecorded.stdout
 
 
 def test_validate_names_the_sample_and_the_check_that_did_not_get_their_expected_outcome(
