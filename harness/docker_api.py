@@ -352,8 +352,13 @@ class DockerAPI:
             containers=self._container_ids(label),
             networks=[n.id for n in self.client.networks.list(filters=flt)],
             volumes=[v.name for v in self.client.volumes.list(filters=flt)],
-            images=[i.id for i in self.client.images.list(filters=flt)],
+            images=[str(i["Id"]) for i in self._images(flt)],
         )
+
+    def _images(self, filters: dict[str, str]) -> list[dict[str, Any]]:
+        """``GET /images/json``, as it lists them: the SDK's ``images.list`` inspects each image
+        afterwards, and one removed in between (another grading's) would fail the whole listing."""
+        return list(self.client.api.images(filters=filters))
 
     @_boundary
     def run_owners(self) -> dict[str, str]:
@@ -364,7 +369,7 @@ class DockerAPI:
         ]
         labels += [n.attrs.get("Labels") or {} for n in self.client.networks.list(filters=flt)]
         labels += [v.attrs.get("Labels") or {} for v in self.client.volumes.list(filters=flt)]
-        labels += [i.labels or {} for i in self.client.images.list(filters=flt)]
+        labels += [i.get("Labels") or {} for i in self._images(flt)]
         owners: dict[str, str] = {}
         for found in labels:
             run = found.get(RUN_LABEL, "")

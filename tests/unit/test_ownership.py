@@ -9,6 +9,7 @@ import sys
 
 import pytest
 
+from harness.docker_api import DockerAPI
 from harness.ownership import OWNER_ENV, SESSION_ENV, owner_alive, process_identity, run_labels
 
 
@@ -41,3 +42,33 @@ def test_labels_carry_the_run_the_owner_and_the_session(monkeypatch: pytest.Monk
     labels = run_labels("abc")
     assert labels["grader.owner"] == process_identity(os.getpid())
     assert "grader.session" not in labels
+
+
+def test_listing_runs_never_inspects_images_another_grading_may_be_removing() -> None:
+    """The SDK's images.list() inspects each listed image: one removed in between (by a grading
+    finishing at that moment) failed `grader clean`. The engine's own listing carries the labels."""
+
+    class _API:
+        def containers(self, **_: object) -> list[dict[str, object]]:
+            return []
+
+        def images(self, **_: object) -> list[dict[str, object]]:
+            return [{"Id": "sha256:gone", "Labels": {"grader.run": "r1", "grader.owner": ""}}]
+
+        def inspect_image(self, _image: str) -> dict[str, object]:
+            raise AssertionError("inspected: the image may be gone by now")
+
+    class _Empty:
+        def list(self, **_: object) -> list[object]:
+            return []
+
+    class _Images:
+        def list(self, **_: object) -> list[object]:
+            raise AssertionError("images.list() inspects every image")
+
+    client = type(
+        "Client", (), {"api": _API(), "networks": _Empty(), "volumes": _Empty(), "images": _Images()}
+    )()
+    docker = DockerAPI(client)
+    assert docker.run_owners() == {"r1": ""}
+    assert docker.leftovers("r1").images == ["sha256:gone"]
