@@ -14,17 +14,28 @@ passed in, nothing heavy is imported.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from .errors import SpecError
-from .i18n import _
+from .reusable import (
+    alias_resolves,
+    builds,
+    dockerignore,
+    healthy,
+    http_equals_reference,
+    image_size,
+    memory_limited,
+    multistage,
+    non_root,
+    port_not_published,
+    secret_not_leaked,
+    volume_persists,
+)
 
 if TYPE_CHECKING:
     from .grading import Grading
-    from .target import Stack
 
 
 @dataclass(frozen=True)
@@ -48,130 +59,6 @@ class Reusable:
 
 _PART = Param("part", str, help="the part (a key of `parts`)")
 _SERVICE = Param("service", str, help="the service of the part's Compose project")
-
-
-def _stack(grading: Grading, part: str) -> Stack:
-    return grading.stack(part)
-
-
-def _declared_service(grading: Grading, part: str, service: str) -> dict[str, Any]:
-    stack = _stack(grading, part)
-    declared = (stack.declared.get("services") or {}).get(service)
-    if declared is None:
-        raise AssertionError(_("Le projet n'a pas de service « {service} ».").format(service=service))
-    return dict(declared)
-
-
-# -- the checks ------------------------------------------------------------------------------------
-
-
-def builds(grading: Grading, *, check_id: str, part: str, services: list[str] | None = None) -> None:
-    _stack(grading, part).build(services or ())
-
-
-def healthy(grading: Grading, *, check_id: str, part: str, service: str) -> None:
-    _stack(grading, part).up(services=[service]).service(service).wait_healthy()
-
-
-def non_root(grading: Grading, *, check_id: str, part: str, service: str) -> None:
-    uid = _stack(grading, part).up(services=[service]).service(service).process_uid()
-    assert uid != 0, _(
-        "Le processus principal du service « {service} » tourne en root (uid 0) : ajoutez USER dans son "
-        "Dockerfile ou user: dans le fichier Compose (notion : utilisateur non root)."
-    ).format(service=service)
-
-
-def port_not_published(
-    grading: Grading, *, check_id: str, part: str, service: str, port: int | None = None
-) -> None:
-    published = [
-        entry
-        for entry in _declared_service(grading, part, service).get("ports") or []
-        if isinstance(entry, dict) and (port is None or int(entry.get("target") or 0) == port)
-    ]
-    assert not published, _(
-        "Le service « {service} » publie {ports} sur l'hôte : il ne doit être joint que par les autres "
-        "services, sur leur réseau (notion : ports publiés)."
-    ).format(
-        service=service,
-        ports=", ".join(
-            f"{p['published']}:{p.get('target')}" if p.get("published") else str(p.get("target"))
-            for p in published
-        ),
-    )
-
-
-def memory_limited(grading: Grading, *, check_id: str, part: str, service: str, max_mb: int) -> None:
-    declared = _declared_service(grading, part, service)
-    asked = declared.get("mem_limit") or (
-        ((declared.get("deploy") or {}).get("resources") or {}).get("limits") or {}
-    ).get("memory")
-    running = _stack(grading, part).up(services=[service]).service(service)
-    memory = int((running.inspect().get("HostConfig") or {}).get("Memory") or 0)
-    within = bool(asked) and 0 < memory <= max_mb * 2**20
-    assert within, _(
-        "La mémoire du service « {service} » doit être limitée à {max} Mio au plus (mem_limit ou "
-        "deploy.resources.limits.memory) ; observé : {got}."
-    ).format(
-        service=service,
-        max=max_mb,
-        got=f"{memory // 2**20} Mio" if asked else _("aucune limite déclarée"),
-    )
-
-
-def image_size(grading: Grading, *, check_id: str, part: str, service: str, ratio: float) -> None:
-    size = _stack(grading, part).image_size(service)
-    reference = float(grading.fact(f"{check_id}.size_bytes", size))
-    assert size <= ratio * reference, _(
-        "L'image du service « {service} » fait {size} Mo, plus de {ratio} fois celle de la solution de "
-        "référence ({reference} Mo) : partez d'une image plus légère et ne copiez que le nécessaire "
-        "(notion : taille des images)."
-    ).format(
-        service=service, size=f"{size / 1e6:.0f}", ratio=f"{ratio:g}", reference=f"{reference / 1e6:.0f}"
-    )
-
-
-def _comparable(body: bytes, compare: str) -> Any:
-    """The answer in the form the comparison needs, JSON-serializable (it is recorded as a fact)."""
-    if compare == "body":
-        return body.decode("utf-8", "replace")
-    value = json.loads(body)
-    if compare == "json_set":
-        if not isinstance(value, list):
-            raise ValueError("not a list")
-        return sorted(json.dumps(item, sort_keys=True, ensure_ascii=False) for item in value)
-    return value
-
-
-def http_equals_reference(
-    grading: Grading,
-    *,
-    check_id: str,
-    part: str,
-    service: str,
-    port: int,
-    path: str = "/",
-    compare: str = "body",
-) -> None:
-    response = _stack(grading, part).up(services=[service]).service(service).get(path, port=port)
-    assert response.status == 200, _("GET {path} répond {status} au lieu de 200.").format(
-        path=path, status=response.status
-    )
-    try:
-        got = _comparable(response.body, compare)
-    except (ValueError, UnicodeDecodeError):
-        raise AssertionError(
-            _("GET {path} doit répondre en JSON ; reçu : {body}").format(path=path, body=response.text[:200])
-        ) from None
-    expected = grading.fact(f"{check_id}.answer", got)
-    how = {
-        "body": _("le même contenu"),
-        "json": _("le même JSON"),
-        "json_set": _("les mêmes éléments JSON (dans n'importe quel ordre)"),
-    }[compare]
-    assert got == expected, _(
-        "GET {path} ne renvoie pas {how} que la solution de référence ; reçu : {body}"
-    ).format(path=path, how=how, body=response.text[:200])
 
 
 REUSABLE: dict[str, Reusable] = {
@@ -222,6 +109,58 @@ REUSABLE: dict[str, Reusable] = {
             "GET `path` answers 200 with the reference's answer (fact `<check>.answer`): the same body, "
             "the same JSON, or the same JSON list in any order.",
             facts=lambda check_id: (f"{check_id}.answer",),
+        ),
+        Reusable(
+            "volume_persists",
+            volume_persists,
+            (_PART, _SERVICE, Param("path", str, help="where the service keeps its data")),
+            "A named volume is mounted at `path`, and a file written there survives the container's removal.",
+        ),
+        Reusable(
+            "alias_resolves",
+            alias_resolves,
+            (
+                _PART,
+                _SERVICE,
+                Param("network", str, help="the network (its key or its name)"),
+                Param("alias", str, help="the name others use"),
+            ),
+            "On `network`, `alias` resolves to the service; outside it, it does not.",
+        ),
+        Reusable(
+            "secret_not_leaked",
+            secret_not_leaked,
+            (
+                _PART,
+                Param("secret", str, help="the secret's name"),
+                Param("services", list, help="the services that need it"),
+            ),
+            "The secret is mounted at /run/secrets/`secret` in `services`, and its content is nowhere else "
+            "(the Compose file's environment and build arguments, the containers' environment, image history "
+            "and layers).",
+        ),
+        Reusable(
+            "multistage",
+            multistage,
+            (
+                _PART,
+                _SERVICE,
+                Param("added_max_mb", int, help="what the final stage may add over its base, in MB"),
+            ),
+            "The service's Dockerfile has several stages; its image holds no compiler or toolchain, and its "
+            "final stage adds at most `added_max_mb` MB over the image it starts from.",
+        ),
+        Reusable(
+            "dockerignore",
+            dockerignore,
+            (
+                _PART,
+                Param("context", str, required=False, default=".", help="the build context, in the part"),
+                Param(
+                    "planted", list, required=False, default=[".git", "brouillon.tmp"], help="files planted"
+                ),
+            ),
+            "A `.dockerignore` keeps the files the grader plants in the build context (`planted`) out of it.",
         ),
     )
 }

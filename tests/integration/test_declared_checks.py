@@ -33,6 +33,11 @@ EXPECTED = {
     "app.same_set": "passed",
     "app.same_json": "failed",
     "app.size": "passed",
+    "app.volume": "passed",
+    "app.alias": "passed",
+    "app.secret": "failed",
+    "app.multistage": "passed",
+    "app.dockerignore": "failed",
 }
 
 
@@ -49,7 +54,13 @@ def test_declared_checks_against_the_recorded_reference(tmp_path: Path) -> None:
     shutil.copytree(lab / "reference" / "app", app)
     (app / "srv" / "data.json").write_text('[{"id": 3}, {"id": 1}, {"id": 2}]\n')
     compose = (app / "compose.yaml").read_text().replace("    mem_limit: 64m\n", "")
-    (app / "compose.yaml").write_text(compose + BROKEN)
+    # The password also in the worker's environment; no .dockerignore; a broken extra service.
+    compose = compose.replace(
+        "    init: true\n", "    init: true\n    environment: [PASSWORD=un-secret-assez-long-42]\n"
+    )
+    compose = compose.replace("volumes:\n  data:\n", BROKEN + "volumes:\n  data:\n")
+    (app / "compose.yaml").write_text(compose)
+    (app / ".dockerignore").unlink()
     out = tmp_path / "out"
     done = run_grader("check", str(app.parent), "--all", "--assignment", str(lab), "--out", str(out))
     assert done.returncode == 1, done.stdout + done.stderr
@@ -60,6 +71,8 @@ def test_declared_checks_against_the_recorded_reference(tmp_path: Path) -> None:
     assert "ne se construit pas" in feedback["app.everything_builds"], feedback
     assert "aucune limite déclarée" in feedback["app.memory"], feedback
     assert "même JSON" in feedback["app.same_json"], feedback
+    assert "l'environnement du conteneur « worker »" in feedback["app.secret"], feedback
+    assert ".dockerignore est absent" in feedback["app.dockerignore"], feedback
 
     # The student's kit: the visible declared checks with the facts they need, nothing of the hidden one.
     made = run_grader("kit", "--assignment", str(lab), str(tmp_path / "kit"))

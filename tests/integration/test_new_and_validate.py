@@ -52,7 +52,9 @@ def test_a_new_assignment_validates_and_its_first_validation_records_its_facts(t
     again = _grader("validate", "--assignment", str(lab), cwd=tmp_path)
     assert again.returncode == 0, again.stdout + again.stderr
     assert "faits enregistrés" not in again.stdout
-    assert facts.stat().st_mtime_ns == written, "once recorded, validate rewrites facts.json only with --record"
+    assert facts.stat().st_mtime_ns == written, (
+        "once recorded, validate rewrites facts.json only with --record"
+    )
 
     rerecorded = _grader("validate", "--assignment", str(lab), "--record", "--no-samples", cwd=tmp_path)
     assert rerecorded.returncode == 0, rerecorded.stdout + rerecorded.stderr
