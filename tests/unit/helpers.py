@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import importlib.util
 import struct
+import subprocess
+import sys
 from pathlib import Path
+
+import pytest
 
 from harness.docker_api import Leftovers
 
@@ -44,3 +49,35 @@ def directory_bomb(path: Path, entries: int, declared: int | None = None, name: 
     end = struct.pack("<4s4H2LH", b"PK\x05\x06", 0, 0, 0xFFFF, 0xFFFF, 0xFFFFFFFF, 0xFFFFFFFF, 0)
     path.write_bytes(local + directory + end64 + locator + end)
     return path
+
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def build_wheel(out: Path) -> Path:
+    """The project's wheel, built offline into ``out`` (skips when the build backend is missing)."""
+    if importlib.util.find_spec("hatchling") is None:
+        pytest.skip(
+            "hatchling (the build backend) is not installed, and building offline needs it: pip install -e '.[dev]'"
+        )
+    built = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--no-deps",
+            "--no-build-isolation",
+            "-q",
+            "-w",
+            str(out),
+            str(ROOT),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert built.returncode == 0, built.stderr
+    (found,) = out.glob("grader-*.whl")
+    return found

@@ -10,7 +10,6 @@ sentences (the check summary, the batch plan, help texts and exit codes).
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import subprocess
 import sys
 import zipfile
@@ -31,6 +30,8 @@ from harness.errors import SpecError
 from harness.i18n import set_language, use_assignment
 from harness.results import CheckResult
 from harness.runner import GRADING_INI
+
+from .helpers import build_wheel
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -286,32 +287,7 @@ def test_lang_fr_never_warns(tmp_path: Path, capsys: pytest.CaptureFixture[str])
 
 @pytest.fixture(scope="module")
 def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    if importlib.util.find_spec("hatchling") is None:
-        pytest.skip(
-            "hatchling (the build backend) is not installed, and building offline needs it: pip install -e '.[dev]'"
-        )
-    out = tmp_path_factory.mktemp("wheel")
-    built = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "wheel",
-            "--no-deps",
-            "--no-build-isolation",
-            "-q",
-            "-w",
-            str(out),
-            str(ROOT),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-    assert built.returncode == 0, built.stderr
-    (found,) = out.glob("grader-*.whl")
-    return found
+    return build_wheel(tmp_path_factory.mktemp("wheel"))
 
 
 def test_the_wheel_carries_the_bundled_assignments_and_their_references(wheel: Path) -> None:

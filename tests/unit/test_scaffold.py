@@ -9,7 +9,6 @@ and the wheel carrying the templates.
 from __future__ import annotations
 
 import ast
-import importlib.util
 import json
 import shutil
 import subprocess
@@ -40,6 +39,8 @@ from harness.validate import (
     validate_samples,
     validate_statement,
 )
+
+from .helpers import build_wheel
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -412,28 +413,7 @@ def test_validate_takes_the_usual_assignment_option_and_its_own() -> None:
 
 
 def test_the_wheel_carries_the_templates_and_new_works_from_it(tmp_path: Path) -> None:
-    if importlib.util.find_spec("hatchling") is None:
-        pytest.skip("hatchling (the build backend) is not installed: pip install -e '.[dev]'")
-    built = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "wheel",
-            "--no-deps",
-            "--no-build-isolation",
-            "-q",
-            "-w",
-            str(tmp_path),
-            str(ROOT),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-    assert built.returncode == 0, built.stderr
-    (wheel,) = tmp_path.glob("grader-*.whl")
+    wheel = build_wheel(tmp_path)
     names = set(zipfile.ZipFile(wheel).namelist())
     templates = {
         f"harness/templates/new/{p.relative_to(TEMPLATES).as_posix()}"
