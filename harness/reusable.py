@@ -16,6 +16,7 @@ from .i18n import _
 
 if TYPE_CHECKING:
     from .grading import Grading
+    from .http_client import HttpResponse
     from .target import Stack
 
 
@@ -100,11 +101,12 @@ def image_size(grading: Grading, *, check_id: str, part: str, service: str, rati
     )
 
 
-def _comparable(body: bytes, compare: str) -> Any:
-    """The answer in the form the comparison needs, JSON-serializable (it is recorded as a fact)."""
+def _comparable(response: HttpResponse, compare: str) -> Any:
+    """The answer in the form the comparison needs, JSON-serializable (it is recorded as a fact).
+    JSON is read by the response, which bounds its depth (a hostile answer fails the check)."""
     if compare == "body":
-        return body.decode("utf-8", "replace")
-    value = json.loads(body)
+        return response.text
+    value = response.json()
     if compare == "json_set":
         if not isinstance(value, list):
             raise ValueError("not a list")
@@ -127,7 +129,7 @@ def http_equals_reference(
         path=path, status=response.status
     )
     try:
-        got = _comparable(response.body, compare)
+        got = _comparable(response, compare)
     except (ValueError, UnicodeDecodeError):
         raise AssertionError(
             _("GET {path} doit répondre en JSON ; reçu : {body}").format(path=path, body=response.text[:200])
