@@ -579,11 +579,8 @@ class ComposeProject:
 
     def _health_log(self, state: ContainerState) -> str:
         """The output of the container's last healthcheck probes."""
-        health = (self.docker.inspect_container(state.id).get("State") or {}).get("Health") or {}
-        outputs = [
-            f"[{entry.get('ExitCode')}] {str(entry.get('Output') or '').strip()[:300]}"
-            for entry in (health.get("Log") or [])[-3:]
-        ]
+        _status, probes = self.docker.health(state.id)
+        outputs = [f"[{code}] {output[:300]}" for code, output in probes[-3:]]
         return _("Dernières sorties du healthcheck :") + "\n" + ("\n".join(outputs) or _("(aucune)"))
 
     def _answers_http(self, state: ContainerState) -> bool:

@@ -175,6 +175,16 @@ class DockerAPI:
     def inspect_container(self, container_id: str) -> dict[str, Any]:
         return dict(self.client.api.inspect_container(container_id))
 
+    def health(self, container_id: str) -> tuple[str, list[tuple[int, str]]]:
+        """The container's health status ("" without a healthcheck) and its last probes, each
+        (exit code, output)."""
+        health = (self.inspect_container(container_id).get("State") or {}).get("Health") or {}
+        probes = [
+            (int(entry.get("ExitCode", -1)), str(entry.get("Output") or "").strip())
+            for entry in health.get("Log") or []
+        ]
+        return str(health.get("Status") or ""), probes
+
     @_boundary
     def process_uid(self, container_id: str) -> int:
         """The user id of the container's main process as the kernel sees it (``docker top``), -1

@@ -25,11 +25,7 @@ def _stack(grading: Grading, part: str) -> Stack:
 
 
 def _declared_service(grading: Grading, part: str, service: str) -> dict[str, Any]:
-    stack = _stack(grading, part)
-    declared = (stack.declared.get("services") or {}).get(service)
-    if declared is None:
-        raise AssertionError(_("Le projet n'a pas de service « {service} ».").format(service=service))
-    return dict(declared)
+    return _stack(grading, part).service(service).declared
 
 
 # -- the checks ------------------------------------------------------------------------------------

@@ -139,9 +139,8 @@ class Service:
     def health(self) -> tuple[str, list[str]]:
         """The container's health status ("healthy", "unhealthy", "starting", or "" without a
         healthcheck) and the output of its last probes."""
-        health = (self.inspect().get("State") or {}).get("Health") or {}
-        log = [str(entry.get("Output", "")).strip() for entry in health.get("Log") or []]
-        return str(health.get("Status") or ""), log
+        status, probes = self.stack.project.docker.health(self.state().id)
+        return status, [output for _code, output in probes]
 
     def wait_healthy(self, timeout: float | None = None) -> list[str]:
         """Wait until the healthcheck says healthy (within ``timeout``, by default the assignment's
@@ -187,10 +186,6 @@ class Stack:
     def declared(self) -> dict[str, Any]:
         """The project as the student wrote it (after ``compose config``): read it for what the file says."""
         return self.project.source_model
-
-    @property
-    def source_model(self) -> dict[str, Any]:
-        return self.declared
 
     @property
     def effective(self) -> dict[str, Any]:

@@ -41,7 +41,7 @@ class Etudiants:
 
     @property
     def model(self) -> dict[str, Any]:
-        return self.stack.source_model
+        return self.stack.declared
 
     def network_key(self) -> str | None:
         """The key of the network the student named ``cours2`` (by key or by ``name:``)."""
@@ -79,7 +79,7 @@ def etudiants(grading: Grading) -> Etudiants:
     match it); the student's own is remembered so that leak checks look for both.
     """
     stack = grading.stack("etudiants")
-    secret_file = _secret_file(stack.source_model)
+    secret_file = _secret_file(stack.declared)
     student_password = ""
     fresh = "g" + secrets.token_hex(12)
     if secret_file is not None and secret_file.is_file():
