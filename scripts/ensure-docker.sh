@@ -55,7 +55,15 @@ if ! docker compose version >/dev/null 2>&1; then
   docker compose version >/dev/null 2>&1 || die "docker compose still fails after installing the plugin."
 fi
 
-# 3. The base image every reference and sample builds from.
+# 3. $GRADER_IMAGES_ARCHIVE, when it names one (`grader images save` on a machine that can pull, or
+#    on another engine): its images are loaded first, and the steps below find them present.
+if [ -n "${GRADER_IMAGES_ARCHIVE:-}" ]; then
+  [ -f "$GRADER_IMAGES_ARCHIVE" ] || die "GRADER_IMAGES_ARCHIVE names $GRADER_IMAGES_ARCHIVE, which does not exist."
+  log "loading images from $GRADER_IMAGES_ARCHIVE"
+  "$(dirname "$python_bin")/grader" images load "$GRADER_IMAGES_ARCHIVE" >/dev/null
+fi
+
+# 4. The base image every reference and sample builds from.
 if ! docker image inspect debian:bookworm-slim >/dev/null 2>&1; then
   if ! timeout 120 docker pull -q debian:bookworm-slim >/dev/null 2>&1; then
     log "debian:bookworm-slim cannot be pulled: building it offline with debootstrap"
@@ -67,14 +75,10 @@ if ! docker image inspect debian:bookworm-slim >/dev/null 2>&1; then
     tar -C "$rootfs" -c . | docker import - debian:bookworm-slim >/dev/null
   fi
 fi
-# 4. The official images the course names (nginx, mysql, mariadb, golang, python): loaded from
-#    $GRADER_IMAGES_ARCHIVE when it names one (`grader images save` on a machine that can pull),
-#    else pulled, else offline stand-ins built from debian:bookworm-slim (docs/standins.md).
-if [ -n "${GRADER_IMAGES_ARCHIVE:-}" ]; then
-  [ -f "$GRADER_IMAGES_ARCHIVE" ] || die "GRADER_IMAGES_ARCHIVE names $GRADER_IMAGES_ARCHIVE, which does not exist."
-  log "loading the course's images from $GRADER_IMAGES_ARCHIVE"
-  "$(dirname "$python_bin")/grader" images load "$GRADER_IMAGES_ARCHIVE" >/dev/null
-fi
-bash "$(dirname "$0")/standins.sh"
+# 5. The official images the course names (nginx, mysql, mariadb, golang, python): pulled, else
+#    offline stand-ins built from debian:bookworm-slim (docs/standins.md); GRADER_STANDINS (tags,
+#    space-separated) narrows them to those tags (default: every tag standins.sh knows).
+read -r -a standins <<<"${GRADER_STANDINS:-}"
+bash "$(dirname "$0")/standins.sh" "${standins[@]}"
 
 log "docker $(docker version -f '{{.Server.Version}}'), $(docker compose version --short), debian:bookworm-slim and the course's images ready"

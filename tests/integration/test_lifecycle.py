@@ -116,19 +116,17 @@ def test_ctrl_c_mid_grading_removes_everything(tmp_path: Path, docker_api: Docke
 def test_a_grading_over_its_time_limit_is_stopped_cleaned_and_marked_error(
     tmp_path: Path, docker_api: DockerAPI
 ) -> None:
+    assignment = tmp_path / "slow"  # the slow lab with a 20 s limit (the others wait for its stack)
+    shutil.copytree(ASSIGNMENTS / "slow", assignment)
+    config = assignment / "assignment.yaml"
+    config.write_text(config.read_text(encoding="utf-8").replace("timeout_s: 60", "timeout_s: 20"))
     done = run_grader(
-        "check",
-        str(REFERENCE),
-        "--assignment",
-        str(ASSIGNMENTS / "slow"),
-        "--out",
-        str(tmp_path),
-        timeout=400,
+        "check", str(REFERENCE), "--assignment", str(assignment), "--out", str(tmp_path / "out"), timeout=400
     )
     assert done.returncode == 2, done.stdout + done.stderr
-    result = json.loads((tmp_path / "result.json").read_text(encoding="utf-8"))
+    result = json.loads((tmp_path / "out" / "result.json").read_text(encoding="utf-8"))
     assert result["status"] == "error", "our own timeout is never a zero"
-    assert "60 secondes" in result["checks"][0]["feedback"]
+    assert "20 secondes" in result["checks"][0]["feedback"]
     assert not docker_api.leftovers(session=current_session())
 
 
