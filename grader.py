@@ -31,7 +31,7 @@ from typing import Literal
 from rich.console import Console
 from rich.text import Text
 
-from harness import __version__, cgroups
+from harness import __version__, cgroups, recheck
 from harness.assignment import Assignment, find_assignment, installed_assignments, load_assignment
 from harness.base_images import (
     ImageOutcome,
@@ -44,19 +44,28 @@ from harness.base_images import (
 from harness.batch import discover, merge, parse_shard, shard
 from harness.buildcache import build_cache_runs, remove_build_caches
 from harness.compose_cli import ComposeCLI
-from harness.console import BatchDisplay, for_terminal, make_console, print_check, print_kept, say
+from harness.console import (
+    BatchDisplay,
+    for_terminal,
+    make_console,
+    print_check,
+    print_kept,
+    say,
+    unchanged_since,
+)
 from harness.docker_api import DockerAPI, Leftovers
 from harness.errors import DaemonUnavailable, GraderError, GraderTimeout, InfrastructureError
 from harness.grading import FACTS_FILE
 from harness.i18n import _, ngettext, set_language, source_messages, untranslated_messages
 from harness.intake import submission_name
 from harness.kit import make_kit
+from harness.recheck import CheckCache
 from harness.report import github, junit, platforms
 from harness.report.batch import GRADEBOOK, write_class, write_submission
 from harness.report.changes import write_csv as write_changes
 from harness.report.gradebook import render_table
 from harness.results import CheckResult, SubmissionResult, inert, write_json_atomic
-from harness.runner import GradeOptions, Runner
+from harness.runner import GradeOptions, Runner, default_jobs
 from harness.scaffold import scaffold
 from harness.validate import (
     Finding,
@@ -66,6 +75,7 @@ from harness.validate import (
     validate_samples,
     validate_statement,
 )
+from harness.watch import watch
 
 EXIT_OK, EXIT_FAILED, EXIT_ERROR, EXIT_INTERRUPTED = 0, 1, 2, 130
 
@@ -138,11 +148,28 @@ def _parser() -> argparse.ArgumentParser:
     one.add_argument("--only", action="append", default=[], metavar="ID", help="run only this check")
     one.add_argument("--all", action="store_true", help="also run hidden checks (instructor)")
     one.add_argument("--out", type=Path, help="keep result.json and the log in this folder")
+    parts = argparse.ArgumentParser(add_help=False)
+    parts.add_argument(
+        "--parts",
+        choices=("concurrent", "serial"),
+        default="concurrent",
+        help="grade a submission's parts at the same time (default) or one after the other",
+    )
 
-    check = command(sub, "check", "self-check one submission (visible checks only)", one)
-    check.add_argument("--keep", action="store_true", help="leave the containers running to debug them")
+    check = command(sub, "check", "self-check one submission (visible checks only)", one, parts)
+    check.add_argument(
+        "--keep", action="store_true", help="leave the containers running to debug them (runs every check)"
+    )
+    check.add_argument(
+        "--fresh",
+        action="store_true",
+        help="run every check again, even those of parts unchanged since the last check",
+    )
+    check.add_argument(
+        "--watch", action="store_true", help="check again, the changed parts only, each time a file is saved"
+    )
 
-    ci = command(sub, "ci", "the self-check for CI: JUnit XML, job summary, exit code", one)
+    ci = command(sub, "ci", "the self-check for CI: JUnit XML, job summary, exit code", one, parts)
     ci.add_argument("--junit", type=Path, help="write JUnit XML here")
     ci.add_argument("--gradescope", type=Path, help="write Gradescope's results.json here")
     ci.add_argument("--prairielearn", type=Path, help="write PrairieLearn's results.json here")
@@ -162,14 +189,14 @@ def _parser() -> argparse.ArgumentParser:
         "--threshold", type=float, default=100.0, help="percent of the visible points needed to pass (100)"
     )
 
-    grade = command(sub, "grade", "grade every submission in a folder", on_assignment)
+    grade = command(sub, "grade", "grade every submission in a folder", on_assignment, parts)
     grade.add_argument("directory", type=Path, help="a folder of submissions, or a Moodle export zip")
     grade.add_argument("--out", type=Path, required=True, help="where results, reports and gradebooks go")
     grade.add_argument(
         "--jobs",
         type=int,
-        default=max(1, (os.cpu_count() or 2) // 2),
-        help="gradings at a time (default: half the cores, at least 1)",
+        default=None,
+        help="gradings at a time (default: one a core, as many as the memory holds; docs/usage.md)",
     )
     grade.add_argument("--only", action="append", default=[], metavar="ID", help="grade only this check")
     grade.add_argument("--shard", metavar="I/N", help="grade only the I-th of N slices of the class")
@@ -343,18 +370,26 @@ def _check_summary(checks: Sequence[CheckResult], hidden: int) -> str:
 
 
 def _grade_one(
-    args: argparse.Namespace, docker: DockerAPI, console: Console, assignment: Assignment, keep: bool = False
-) -> SubmissionResult:
+    args: argparse.Namespace,
+    docker: DockerAPI,
+    console: Console,
+    assignment: Assignment,
+    keep: bool = False,
+    cache: CheckCache | None = None,
+) -> tuple[SubmissionResult, Runner]:
     """Grade the one submission of check and ci, printing each check as it ends."""
     visibility = "all" if args.all else "visible"
-    options = GradeOptions(language=args.lang, visibility=visibility, only=args.only, keep=keep)
+    options = GradeOptions(
+        language=args.lang, visibility=visibility, only=args.only, keep=keep, parts=args.parts, cache=cache
+    )
     runner = Runner(assignment, options, docker)
     say(console, _("Correction de {path} ({assignment})…").format(path=args.path, assignment=assignment.id))
     shown: set[str] = set()
 
     def show(check: CheckResult) -> None:
         shown.add(check.id)
-        print_check(console, check)
+        at = runner.reused.get(check.id)
+        print_check(console, check, note=unchanged_since(at) if at else "")
 
     with tempfile.TemporaryDirectory(prefix="grader-check-") as tmp:
         result = runner.grade(args.path.resolve(), args.out or Path(tmp), on_check=show)
@@ -366,7 +401,39 @@ def _grade_one(
     hidden = 0 if args.all else assignment.hidden_count
     console.print(_("Note : {score}/{max}").format(score=f"{result.score:g}", max=f"{result.max_score:g}"))
     console.print(_check_summary(result.checks, hidden))
-    return result
+    if runner.reused:
+        reused = len(runner.reused)
+        say(
+            console,
+            ngettext(
+                "{n} vérification reprise d'une vérification précédente (sa partie n'a pas changé) ; "
+                "--fresh refait tout.",
+                "{n} vérifications reprises d'une vérification précédente (leur partie n'a pas changé) ; "
+                "--fresh refait tout.",
+                reused,
+            ).format(n=reused),
+            "dim",
+        )
+    return result, runner
+
+
+def _self_check_cache(args: argparse.Namespace) -> CheckCache | None:
+    """The cache a self-check reads and writes (harness/recheck.py): none with --keep (every stack
+    must run) or when the cache folder lies inside the submission."""
+    directory = recheck.default_directory()
+    if recheck.inside(directory, args.path):
+        print(
+            for_terminal(
+                _(
+                    "Le dossier de cache {path} est dans la remise : la vérification n'en utilise pas "
+                    "(changez GRADER_CACHE_DIR)."
+                ).format(path=directory)
+            ),
+            file=sys.stderr,
+        )
+        return None
+    cache = CheckCache(directory)
+    return cache if not args.keep else None
 
 
 def _incomplete() -> int:
@@ -377,12 +444,25 @@ def _incomplete() -> int:
 
 def cmd_check(args: argparse.Namespace, docker: DockerAPI) -> int:
     console = make_console()
-    result = _grade_one(args, docker, console, _load(args, feedback=True), keep=args.keep)
-    if args.keep:
-        print_kept(console, docker.run_containers(result.run_id))
-    if result.status == "error":
-        return _incomplete()
-    return EXIT_OK if all(c.status in ("passed", "skipped") for c in result.checks) else EXIT_FAILED
+    assignment = _load(args, feedback=True)
+    cache = _self_check_cache(args)
+    if args.fresh and cache is not None:
+        cache = CheckCache(cache.directory, read=False)
+
+    def once() -> int:
+        result, runner = _grade_one(args, docker, console, assignment, keep=args.keep, cache=cache)
+        if args.keep:
+            kept = [
+                c for run_id in runner.run_ids.get(result.run_id, []) for c in docker.run_containers(run_id)
+            ]
+            print_kept(console, kept)
+        if result.status == "error":
+            return _incomplete()
+        return EXIT_OK if all(c.status in ("passed", "skipped") for c in result.checks) else EXIT_FAILED
+
+    if not args.watch:
+        return once()
+    return watch(args.path, once, console)
 
 
 def _prefix(path: Path) -> str:
@@ -396,7 +476,7 @@ def _prefix(path: Path) -> str:
 
 def cmd_ci(args: argparse.Namespace, docker: DockerAPI) -> int:
     assignment = _load(args, feedback=True)
-    result = _grade_one(args, docker, make_console(), assignment)
+    result, _runner = _grade_one(args, docker, make_console(), assignment)
     if args.junit:
         junit.write([result], args.junit)
     exporters: dict[str, Callable[[SubmissionResult], object]] = {
@@ -457,7 +537,10 @@ def cmd_grade(args: argparse.Namespace, docker: DockerAPI) -> int:
     if not sources:
         raise GraderError(_("Aucune remise dans {path}.").format(path=args.directory))
     console = make_console()
-    runner = Runner(assignment, GradeOptions(language=args.lang, visibility="all", only=args.only), docker)
+    options = GradeOptions(language=args.lang, visibility="all", only=args.only, parts=args.parts)
+    runner = Runner(assignment, options, docker)
+    if args.jobs is None:
+        args.jobs = default_jobs(assignment.limits)
     pairs = [(source.resolve(), args.out / submission_name(source)) for source in sources]
     # A result's name is inert (control characters escaped); its folder keeps the name it was given.
     folders = {inert(submission_name(source)): out_dir for source, out_dir in pairs}

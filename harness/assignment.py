@@ -158,6 +158,18 @@ class Assignment:
             if (visibility == "all" or spec.visibility == "visible") and (not only or spec.id in only)
         ]
 
+    def groups(self, checks: Sequence[CheckSpec]) -> list[tuple[str, list[str]]]:
+        """``checks`` by the part they grade, in this file's order: a check whose id starts with a
+        part's name (``siteweb.builds``) grades that part alone; every other check (``lint.*``,
+        ``registry.*``) may read every part and lands in the group named "" (last). Groups are
+        what a grading may run at the same time, and what a self-check reuses when unchanged."""
+        found: dict[str, list[str]] = {}
+        for spec in checks:
+            prefix = spec.id.split(".", 1)[0]
+            found.setdefault(prefix if prefix in self.parts else "", []).append(spec.id)
+        others = found.pop("", None)
+        return [*found.items(), *([("", others)] if others else [])]
+
     def threshold(self, name: str) -> float:
         try:
             return self.thresholds[name]

@@ -41,6 +41,14 @@ class GradingCgroup:
     def name(self) -> str:
         return f"g{self.run_id}-{self.pid}"
 
+    @classmethod
+    def parse(cls, name: str, root: Path = CGROUP_ROOT) -> GradingCgroup:
+        """The cgroup named ``name`` (``g<run>-<pid>``, as :attr:`name` writes it)."""
+        run, _, pid = name[1:].rpartition("-")
+        if not (name.startswith("g") and run and pid.isdigit()):
+            raise ValueError(f"not the name of a grading's cgroup: {name!r}")
+        return cls(run, int(pid), root)
+
     @property
     def parent(self) -> str:
         """The value of ``cgroup_parent`` for the grading's containers."""
@@ -152,7 +160,8 @@ def orphaned_cgroups(root: Path = CGROUP_ROOT) -> list[GradingCgroup]:
     for hierarchy in hierarchies:
         parent = hierarchy / PARENT
         for entry in parent.iterdir() if parent.is_dir() else ():
-            run, _, pid = entry.name[1:].rpartition("-")
-            if entry.is_dir() and entry.name.startswith("g") and run and pid.isdigit():
-                found.add((run, int(pid)))
+            if entry.is_dir():
+                with contextlib.suppress(ValueError):
+                    cgroup = GradingCgroup.parse(entry.name, root)
+                    found.add((cgroup.run_id, cgroup.pid))
     return [GradingCgroup(run, pid, root) for run, pid in sorted(found) if not pid_alive(pid)]

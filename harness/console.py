@@ -10,6 +10,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Sequence
+from datetime import datetime
 from types import TracebackType
 
 from rich.console import Console
@@ -50,8 +51,11 @@ def check_line(check: CheckResult) -> Text:
     return line
 
 
-def print_check(console: Console, check: CheckResult) -> None:
+def print_check(console: Console, check: CheckResult, note: str = "") -> None:
+    """A check's line, then ``note`` (dim), then its feedback."""
     console.print(check_line(check))
+    if note:
+        say(console, f"      {note}", "dim")
     if check.feedback:
         lines = check.feedback.splitlines()
         shown = lines[:FEEDBACK_LINES]
@@ -120,3 +124,14 @@ class BatchDisplay:
                 # Text, not str: a table cell would parse a submission's name as markup.
                 table.add_row(Text(for_terminal(name)), Text(for_terminal(phase)), f"{now - started:.0f} s")
         return table
+
+
+def unchanged_since(at: datetime) -> str:
+    """The note of a check a self-check reused: when the run that made its result was."""
+    at = at.astimezone()
+    clock = _("{hour} h {minute:02d}").format(hour=at.hour, minute=at.minute)
+    if at.date() == datetime.now().astimezone().date():
+        return _("inchangé depuis la vérification de {time}").format(time=clock)
+    return _("inchangé depuis la vérification du {date} à {time}").format(
+        date=at.date().isoformat(), time=clock
+    )

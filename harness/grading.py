@@ -17,6 +17,7 @@ from .compose_cli import ComposeCLI
 from .docker_api import DockerAPI, ExecResult
 from .errors import SpecError, SubmissionError
 from .i18n import _
+from .ownership import pid_alive
 from .sandbox import wrap_dockerfile
 from .target import Stack
 
@@ -36,6 +37,7 @@ class Grading:
         workdir: Path,
         docker: DockerAPI | None = None,
         cli: ComposeCLI | None = None,
+        cgroup: cgroups.GradingCgroup | None = None,
     ) -> None:
         self.submission = submission
         self.name = name
@@ -54,8 +56,12 @@ class Grading:
         self.recorded: dict[str, Any] | None = None
         self._facts: dict[str, Any] | None = None
         self._network: str | None = None
-        self._cgroup: cgroups.GradingCgroup | None = None
-        self._cgroup_tried = False
+        #: The grading's cgroup: made on first use, or the one the runner made for all the
+        #: processes of one grading (its parts graded at the same time), then never removed here
+        #: while the runner lives.
+        self._cgroup = cgroup
+        self._cgroup_shared = cgroup is not None
+        self._cgroup_tried = cgroup is not None
         #: The checks that asked for each stack, and the containers already reported as oversized.
         self._stack_users: dict[str, set[str]] = {}
         self._oversized: set[str] = set()
@@ -294,8 +300,8 @@ class Grading:
             if self._stacks or self._cgroup is not None:
                 self._take_down()
         finally:
-            if self._cgroup is not None:
-                self._cgroup.remove()
+            if self._cgroup is not None and not (self._cgroup_shared and pid_alive(self._cgroup.pid)):
+                self._cgroup.remove()  # a shared one here only when its runner is gone
 
     def _take_down(self) -> None:
         projects = [stack.project for stack in self._stacks.values()]

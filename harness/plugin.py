@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 
 import pytest
 
-from . import __version__, declared
+from . import __version__, cgroups, declared
 from .assignment import ASSIGNMENT_FILE, Assignment, CheckSpec, find_assignment, load_assignment
 from .errors import GraderError, InfrastructureError, SpecError, SubmissionError
 from .grading import Grading
@@ -52,6 +52,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--grader-record", help="record the reference's facts into this file")
     group.addoption("--grader-progress", help="append each finished check to this file (JSON lines)")
     group.addoption("--grader-keep", action="store_true", help="leave the stacks running afterwards")
+    group.addoption(
+        "--grader-cgroup", default="", help="the cgroup the runner made for the grading, shared by its parts"
+    )
 
 
 def _raise_interrupt(signum: int, frame: object) -> None:
@@ -89,6 +92,7 @@ class GraderPlugin:
             assignment=self.assignment,
             run_id=opt("grader_run_id"),
             workdir=Path(opt("grader_workdir")),
+            cgroup=cgroups.GradingCgroup.parse(opt("grader_cgroup")) if opt("grader_cgroup") else None,
         )
         record = opt("grader_record")
         self.record_path = Path(record) if record else None

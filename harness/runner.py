@@ -21,11 +21,12 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import NamedTuple
 
-from . import __version__
-from .assignment import Assignment, checks_root
+from . import __version__, cgroups
+from .assignment import Assignment, CheckSpec, Limits, checks_root
 from .base_images import ImageOutcome, ImageSupply, class_images, unavailable_message
 from .buildcache import remove_build_caches
 from .docker_api import DockerAPI
@@ -35,6 +36,7 @@ from .i18n import _
 from .intake import intake, submission_name
 from .ownership import OWNER_ENV, current_owner
 from .processes import POSIX_GROUPS, stop_group
+from .recheck import CheckCache
 from .results import CheckResult, CheckStatus, SubmissionResult, inert
 
 GRADING_INI = Path(__file__).parent / "grading.ini"
@@ -64,6 +66,11 @@ class GradeOptions:
     record: Path | None = None
     #: Leave the stacks running after the grading, to debug them (``grader clean`` removes them).
     keep: bool = False
+    #: "concurrent": the parts of one submission are graded at the same time, each in its own
+    #: process (:meth:`Assignment.groups`); "serial": one process grades them one after the other.
+    parts: str = "concurrent"
+    #: A self-check's memory of earlier runs (``grader check`` only): unchanged groups are reused.
+    cache: CheckCache | None = None
 
 
 @dataclass
@@ -76,9 +83,12 @@ class Runner:
     _live: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _stopping: threading.Event = field(default_factory=threading.Event)
-    #: Keys computed by plan(), each used once by the grade() of the same source.
     #: The images gradings start from, each had once for all of them (prepare_images, grade).
     images: ImageSupply = field(init=False)
+    #: The run ids of each grading's processes (one, or one a group of checks), by its run id.
+    run_ids: dict[str, list[str]] = field(default_factory=dict)
+    #: The checks a self-check took from its cache rather than running them, and since when.
+    reused: dict[str, datetime] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.images = ImageSupply(self.docker, pull_timeout_s=self.assignment.limits.build_timeout_s)
@@ -110,7 +120,7 @@ class Runner:
         result_path = out_dir / "result.json"
         result_path.unlink(missing_ok=True)
         started = time.monotonic()
-        key = ""
+        ordered = _InOrder([spec.id for spec in self._selected()], on_check)
         with tempfile.TemporaryDirectory(prefix=f"grader-{run_id}-") as tmp:
             try:
                 key = key or self.key(source)
@@ -132,8 +142,8 @@ class Runner:
                 if blocked:
                     result = self._every_check(name, run_id, "error", unavailable_message(blocked))
                 else:
-                    progress = _Progress(Path(tmp) / "progress.jsonl", on_check, on_start)
-                    result = self._run_checks(root, name, run_id, key, Path(tmp), out_dir, progress)
+                    one = _OneGrading(root, name, run_id, key, Path(tmp), out_dir, ordered.add, on_start)
+                    result = self._run_checks(one)
         result.duration_s = time.monotonic() - started
         result.key = key
         result.write(result_path)
@@ -175,10 +185,12 @@ class Runner:
             todo.append(Job(source, out_dir, key))  # grade() takes the key rather than hashing again
         return todo, reused, previous
 
+    def _selected(self) -> list[CheckSpec]:
+        return self.assignment.selected(self.options.visibility, self.options.only)
+
     def _every_check(self, name: str, run_id: str, status: CheckStatus, reason: str) -> SubmissionResult:
         """A result where every selected check has ``status`` for one ``reason``."""
-        selected = self.assignment.selected(self.options.visibility, self.options.only)
-        checks = [spec.unrun(status, reason) for spec in selected]
+        checks = [spec.unrun(status, reason) for spec in self._selected()]
         return self._result(
             name, run_id, checks=checks, message=reason, infrastructure_error=status == "error"
         )
@@ -205,9 +217,7 @@ class Runner:
         report.parent.mkdir(parents=True, exist_ok=True)
         return [sys.executable, "-m", "pyinstrument", "-r", "text", "-o", str(report)]
 
-    def _command(
-        self, root: Path, name: str, run_id: str, key: str, workdir: Path, out_dir: Path
-    ) -> list[str]:
+    def _command(self, root: Path, name: str, key: str, unit: _Unit, cgroup: str) -> list[str]:
         command = [
             *self._interpreter(name), "-m", "pytest",
             "-c", str(GRADING_INI),
@@ -218,95 +228,188 @@ class Runner:
             "--grader-submission", str(root),
             "--grader-name", name,
             "--grader-assignment", str(self.assignment.directory),
-            "--grader-result", str(out_dir / "result.json"),
+            "--grader-result", str(unit.result),
             "--grader-key", key,
-            "--grader-run-id", run_id,
-            "--grader-workdir", str(workdir / "work"),
-            "--grader-progress", str(workdir / "progress.jsonl"),
+            "--grader-run-id", unit.run_id,
+            "--grader-workdir", str(unit.workdir),
+            "--grader-progress", str(unit.progress),
             "--grader-lang", self.options.language,
             "--grader-visibility", self.options.visibility,
         ]  # fmt: skip
-        for check_id in self.options.only:
+        for check_id in unit.only:
             command += ["--grader-only", check_id]
+        if cgroup:
+            command += ["--grader-cgroup", cgroup]
         if self.options.record is not None:
             command += ["--grader-record", str(self.options.record)]
         if self.options.keep:
             command.append("--grader-keep")
         return command
 
-    def _run_checks(
-        self,
-        root: Path,
-        name: str,
-        run_id: str,
-        key: str,
-        workdir: Path,
-        out_dir: Path,
-        progress: _Progress,
-    ) -> SubmissionResult:
-        log_path, result_path = out_dir / "grading.log", out_dir / "result.json"
+    def _units(
+        self, groups: list[tuple[str, list[str]]], whole: bool, run_id: str, workdir: Path, out_dir: Path
+    ) -> list[_Unit]:
+        """The grading processes for ``groups``: one a group when parts run at the same time, else
+        one for all (``whole``: every selected check, as ``--only`` chose them)."""
+        concurrent = self.options.parts == "concurrent" and self.options.record is None and len(groups) > 1
+        if not concurrent:
+            only = tuple(self.options.only) if whole else tuple(i for _group, ids in groups for i in ids)
+            checks = tuple(i for _group, ids in groups for i in ids)
+            log, result = out_dir / "grading.log", out_dir / "result.json"
+            return [
+                _Unit("", checks, only, run_id, result, log, workdir / "progress.jsonl", workdir / "work")
+            ]
+        return [
+            _Unit(
+                group,
+                tuple(ids),
+                tuple(ids),
+                f"{run_id}p{index}",
+                workdir / f"result-{index}.json",
+                workdir / f"grading-{index}.log",
+                workdir / f"progress-{index}.jsonl",
+                workdir / f"work-{index}",
+            )
+            for index, (group, ids) in enumerate(groups)
+        ]
+
+    def _run_checks(self, one: _OneGrading) -> SubmissionResult:
+        """Run the selected checks (those a self-check cannot reuse) and gather their results."""
+        root, name, run_id, _key, workdir, out_dir, on_check, _on_start = one
+        groups = self.assignment.groups(self._selected())
+        cache, keys, todo = self.options.cache, {}, groups
+        found: dict[str, CheckResult] = {}
+        if cache is not None:
+            options = [self.options.language, self.options.visibility, *sorted(self.options.only)]
+            todo = []
+            for group, ids in groups:
+                keys[group] = cache.key(self.assignment, self._assignment_key, group, root, options)
+                kept = cache.get(self.assignment.id, keys[group], ids)
+                if kept is None:
+                    todo.append((group, ids))
+                    continue
+                for check in kept.checks:
+                    self.reused[check.id] = kept.at
+                    found[check.id] = check
+                    on_check(check)
+        units = self._units(todo, len(todo) == len(groups), run_id, workdir, out_dir) if todo else []
+        self.run_ids[run_id] = [unit.run_id for unit in units]
+        messages: list[str] = []
+        if units:
+            ran, messages = self._run_units(units, one)
+            found.update(ran)
+        if cache is not None:
+            now = datetime.now().astimezone()
+            for group, ids in todo:
+                if all(check_id in found for check_id in ids):
+                    cache.put(self.assignment.id, keys[group], [found[i] for i in ids], now)
+        checks = [found[spec.id] for spec in self._selected() if spec.id in found]
+        message = "\n".join(dict.fromkeys(m for m in messages if m))
+        return self._result(name, run_id, checks=checks, message=message, infrastructure_error=bool(message))
+
+    def _run_units(self, units: list[_Unit], one: _OneGrading) -> tuple[dict[str, CheckResult], list[str]]:
+        """Start every unit's grading process, follow them until they end or the submission's time
+        is up, clean up after them; their results, and why any unit has none."""
+        root, name, run_id, key, _workdir, out_dir, on_check, on_start = one
         env = {k: v for k, v in os.environ.items() if k not in _SCRUBBED_ENV}
         env["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"
         env[OWNER_ENV] = current_owner()  # the grader owns the run, not this short-lived process
         env["PYTHONDONTWRITEBYTECODE"] = "1"
+        # Parts graded at the same time share one budget: the runner makes the grading's cgroup.
+        shared = self._shared_cgroup(run_id) if len(units) > 1 else None
         timed_out = False
+        procs: list[tuple[_Unit, subprocess.Popen[bytes]]] = []
+        progress = [_Progress(unit.progress, on_check, on_start) for unit in units]
         try:
-            with log_path.open("wb") as log:
-                proc = subprocess.Popen(
-                    self._command(root, name, run_id, key, workdir, out_dir),
-                    cwd=workdir,  # never the submission, nor the caller's folder
-                    env=env,
-                    stdin=subprocess.DEVNULL,
-                    stdout=log,
-                    stderr=subprocess.STDOUT,
-                    start_new_session=POSIX_GROUPS,
-                )
+            for unit in units:
+                with unit.log.open("wb") as log:
+                    proc = subprocess.Popen(
+                        self._command(root, name, key, unit, shared.name if shared else ""),
+                        cwd=unit.workdir.parent,  # never the submission, nor the caller's folder
+                        env=env,
+                        stdin=subprocess.DEVNULL,
+                        stdout=log,
+                        stderr=subprocess.STDOUT,
+                        start_new_session=POSIX_GROUPS,
+                    )
                 with self._lock:
-                    self._live[run_id] = proc
-                deadline = time.monotonic() + self.assignment.limits.submission_timeout_s
-                while True:
-                    try:
-                        proc.wait(timeout=0.2)
-                        break
-                    except subprocess.TimeoutExpired:
-                        progress.relay()
-                        if time.monotonic() > deadline:
-                            timed_out = True
-                            stop_grading(proc)
-                            break
-                progress.relay()
+                    self._live[unit.run_id] = proc
+                procs.append((unit, proc))
+            deadline = time.monotonic() + self.assignment.limits.submission_timeout_s
+            while any(proc.poll() is None for _unit, proc in procs):
+                time.sleep(0.2)
+                for follower in progress:
+                    follower.relay()
+                if time.monotonic() > deadline:
+                    timed_out = True
+                    _stop_together([proc for _unit, proc in procs])
+                    break
+            for follower in progress:
+                follower.relay()
+        except BaseException:  # Ctrl-C in `grader check`: its processes clean up before it returns
+            self._stopping.set()
+            _stop_together([proc for _unit, proc in procs])
+            raise
         finally:
             with self._lock:
-                self._live.pop(run_id, None)
-            _make_inert(log_path)
+                for unit, _proc in procs:
+                    self._live.pop(unit.run_id, None)
+            for unit in units:
+                _make_inert(unit.log)
             # When the daemon is gone, `grader clean` sweeps later and the result says error.
             if not (self.options.keep and not timed_out and not self._stopping.is_set()):
                 with contextlib.suppress(GraderError):
-                    self.docker.sweep(run_id)
-                    remove_build_caches(self.docker, run_id)
-        if result_path.is_file() and not timed_out:
-            return SubmissionResult.read(result_path)
-        if timed_out:
-            message = _("La correction a dépassé la limite de {s} secondes et a été arrêtée.").format(
-                s=int(self.assignment.limits.submission_timeout_s)
-            )
-        elif self._stopping.is_set():
-            message = _("La correction a été interrompue.")
-        else:
-            tail = log_path.read_text(encoding="utf-8", errors="replace").strip().splitlines()[-8:]
-            message = _("Le processus de correction a échoué :") + "\n" + "\n".join(tail)
-        return self._every_check(name, run_id, "error", message)
+                    for unit in units:
+                        self.docker.sweep(unit.run_id)
+                        remove_build_caches(self.docker, unit.run_id)
+            if shared is not None:
+                shared.remove()
+            if len(units) > 1:
+                _join_logs(units, out_dir / "grading.log")
+        return self._unit_results(units, timed_out)
+
+    def _shared_cgroup(self, run_id: str) -> cgroups.GradingCgroup | None:
+        """The cgroup of a grading whose parts run in several processes (None where this machine's
+        cgroups cannot be managed from here: each process then has its per-container limits)."""
+        limits = self.assignment.limits
+        try:
+            if not self.docker.manages_local_cgroups:
+                return None
+        except GraderError:
+            return None  # the engine's trouble shows in the checks, as errors
+        return cgroups.create(run_id, limits.grading_memory_bytes, limits.grading_pids)
+
+    def _unit_results(self, units: list[_Unit], timed_out: bool) -> tuple[dict[str, CheckResult], list[str]]:
+        """Each unit's checks as its process reported them, or all in ``error`` and why."""
+        found: dict[str, CheckResult] = {}
+        messages: list[str] = []
+        for unit in units:
+            if unit.result.is_file() and not timed_out:
+                result = SubmissionResult.read(unit.result)
+                found.update((check.id, check) for check in result.checks)
+                if result.message:
+                    messages.append(result.message)
+                continue
+            if timed_out:
+                message = _("La correction a dépassé la limite de {s} secondes et a été arrêtée.").format(
+                    s=int(self.assignment.limits.submission_timeout_s)
+                )
+            elif self._stopping.is_set():
+                message = _("La correction a été interrompue.")
+            else:
+                tail = unit.log.read_text(encoding="utf-8", errors="replace").strip().splitlines()[-8:]
+                message = _("Le processus de correction a échoué :") + "\n" + "\n".join(tail)
+            messages.append(message)
+            for check_id in unit.checks:
+                found[check_id] = self.assignment.checks[check_id].unrun("error", message)
+        return found, messages
 
     def stop_all(self) -> None:
         """Ask every live grading to stop and clean up (used on Ctrl-C)."""
         self._stopping.set()
         with self._lock:
             live = list(self._live.values())
-        threads = [threading.Thread(target=stop_grading, args=(p,)) for p in live]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
+        _stop_together(live)
 
     def grade_many(
         self,
@@ -354,6 +457,50 @@ class Runner:
         return results
 
 
+class _OneGrading(NamedTuple):
+    """One submission being graded: its private copy, names, folders and whom to tell."""
+
+    root: Path
+    name: str
+    run_id: str
+    key: str
+    workdir: Path  # the grading's temporary folder
+    out_dir: Path
+    on_check: Callable[[CheckResult], None]
+    on_start: Callable[[str], None] | None
+
+
+class _Unit(NamedTuple):
+    """One grading process: a group of checks (or all), its run id and its files."""
+
+    group: str
+    checks: tuple[str, ...]
+    only: tuple[str, ...]  # its --grader-only (none: every selected check)
+    run_id: str
+    result: Path
+    log: Path
+    progress: Path
+    workdir: Path
+
+
+class _InOrder:
+    """Hands results on in the assignment's order, each as soon as it and all before it are known."""
+
+    def __init__(self, order: Sequence[str], emit: Callable[[CheckResult], None] | None) -> None:
+        self.order = list(order)
+        self.emit = emit
+        self.known: dict[str, CheckResult] = {}
+        self.next = 0
+
+    def add(self, check: CheckResult) -> None:
+        if self.emit is None:
+            return
+        self.known[check.id] = check
+        while self.next < len(self.order) and self.order[self.next] in self.known:
+            self.emit(self.known[self.order[self.next]])
+            self.next += 1
+
+
 @dataclass
 class _Progress:
     """Follows a grading's progress file: each check that starts, each result as it is known."""
@@ -380,6 +527,25 @@ class _Progress:
                 self.on_check(CheckResult.from_dict(event))
 
 
+def _stop_together(procs: Sequence[subprocess.Popen[bytes]]) -> None:
+    """Stop grading processes at the same time (each may take its grace period to clean up)."""
+    threads = [threading.Thread(target=stop_grading, args=(proc,)) for proc in procs if proc.poll() is None]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+
+def _join_logs(units: Sequence[_Unit], path: Path) -> None:
+    """One grading.log for a grading made of several processes: each one's log under its group."""
+    with path.open("w", encoding="utf-8") as joined:
+        for unit in units:
+            joined.write(f"===== {unit.group or '*'} ({', '.join(unit.checks)}) =====\n")
+            with contextlib.suppress(OSError):
+                joined.write(unit.log.read_text(encoding="utf-8", errors="replace"))
+            joined.write("\n")
+
+
 def _make_inert(log_path: Path) -> None:
     """Escape the control characters of a grading's log: it holds what the submission printed."""
     with contextlib.suppress(OSError):
@@ -399,3 +565,24 @@ def _read_result(path: Path) -> SubmissionResult | None:
 def stop_grading(proc: subprocess.Popen[bytes]) -> None:
     """SIGINT (pytest runs its cleanup), then SIGKILL if cleanup hangs."""
     stop_group(proc, signal.SIGINT, grace=STOP_GRACE_S)
+
+
+def available_memory(meminfo: Path = Path("/proc/meminfo")) -> int | None:
+    """The memory this machine can still give (Linux's MemAvailable), or None where unknown."""
+    try:
+        for line in meminfo.read_text(encoding="ascii").splitlines():
+            if line.startswith("MemAvailable:"):
+                return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
+
+
+def default_jobs(limits: Limits, cpus: int | None = None, memory: int | None = None) -> int:
+    """Gradings at a time when ``--jobs`` is not given: one a core, and no more than the memory
+    can hold at each grading's budget (``limits.grading_memory_bytes``). A grading mostly waits on
+    the engine (docs/usage.md gives the measurements behind this), so cores are not the bound."""
+    cpus = cpus if cpus is not None else os.cpu_count() or 1
+    memory = memory if memory is not None else available_memory()
+    by_memory = cpus if memory is None else memory // max(1, limits.grading_memory_bytes)
+    return max(1, min(cpus, by_memory))

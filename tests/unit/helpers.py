@@ -20,7 +20,9 @@ FAKE = Path(__file__).parent.parent / "assignments" / "fake"
 
 
 class FakeDocker:
-    """Stands in for the engine: records sweeps, finds nothing."""
+    """Stands in for the engine: records sweeps, finds nothing, manages no cgroup."""
+
+    manages_local_cgroups = False
 
     def __init__(self) -> None:
         self.swept: list[str | None] = []
