@@ -4,7 +4,7 @@
 # `grader check reference/cours2 --assignment cours2 --all`. Only 127.0.0.1 is ever contacted.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
-ref="$here/../reference/cours2"
+ref=${BENCH_REFERENCE:-"$here/../reference/cours2"}  # bench/run gives a copy for its cold runs
 compose=${GRADER_COMPOSE:-docker compose}
 work=$(mktemp -d /tmp/bench-baseline.XXXXXX)
 p="bench$$"
