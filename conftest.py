@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import tempfile
 from collections.abc import Iterator
 
 import pytest
@@ -19,6 +20,10 @@ from harness.ownership import SESSION_ENV
 # graders it starts inherit the variable): leak checks look at those only, never at the runs of
 # another grader sharing the engine.
 os.environ.setdefault(SESSION_ENV, "tests-" + secrets.token_hex(4))
+# `grader check` remembers results between runs (harness/recheck.py): never in the user's own
+# cache, and each test with a cache of its own (see _own_check_cache), so that no test reuses
+# what another one checked.
+os.environ["GRADER_CACHE_DIR"] = tempfile.mkdtemp(prefix="grader-tests-cache-")
 
 
 def _docker_available() -> str:
@@ -51,6 +56,11 @@ def docker_api() -> Iterator[DockerAPI]:
     api = DockerAPI()
     yield api
     api.close()
+
+
+@pytest.fixture(autouse=True)
+def _own_check_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GRADER_CACHE_DIR", str(tmp_path_factory.mktemp("check-cache")))
 
 
 @pytest.fixture(autouse=True)

@@ -278,6 +278,9 @@ class Runner:
         root, name, run_id, _key, workdir, out_dir, on_check, _on_start = one
         groups = self.assignment.groups(self._selected())
         cache, keys, todo = self.options.cache, {}, groups
+        if not groups or not set(self.options.only) <= set(self.assignment.checks):
+            # Nothing to split: one process, which says what is wrong with --only (or grades nothing).
+            cache, todo = None, [("", [])]
         found: dict[str, CheckResult] = {}
         if cache is not None:
             options = [self.options.language, self.options.visibility, *sorted(self.options.only)]
@@ -292,7 +295,8 @@ class Runner:
                     self.reused[check.id] = kept.at
                     found[check.id] = check
                     on_check(check)
-        units = self._units(todo, len(todo) == len(groups), run_id, workdir, out_dir) if todo else []
+        whole = cache is None or len(todo) == len(groups)
+        units = self._units(todo, whole, run_id, workdir, out_dir) if todo else []
         self.run_ids[run_id] = [unit.run_id for unit in units]
         messages: list[str] = []
         if units:

@@ -218,3 +218,13 @@ def test_a_reused_check_says_since_when() -> None:
         assert unchanged_since(now) == "unchanged since the check at 14:02"
     finally:
         set_language("fr")
+
+
+def test_an_unknown_only_is_still_reported_when_parts_run_at_the_same_time(
+    submission: Path, tmp_path: Path
+) -> None:
+    runner, _docker = _runner(only=("front.has_page", "nope.check"), cache=CheckCache(tmp_path / "cache"))
+    result = runner.grade(submission, tmp_path / "out")
+    assert "--only names unknown checks: nope.check" in result.message
+    assert result.status == "error"
+    assert not (tmp_path / "cache").exists(), "nothing is kept from such a run"
