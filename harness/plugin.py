@@ -385,8 +385,11 @@ def pytest_configure(config: pytest.Config) -> None:
     if not config.getoption("grader_submission"):
         return
     set_language(config.getoption("grader_lang"))
-    # The runner stops a grading with SIGTERM or SIGINT: both must run the fixtures' cleanup.
+    # The runner stops a grading with SIGTERM or SIGINT: both must run the fixtures' cleanup. SIGINT
+    # too is set here: a grader started where SIGINT is ignored (a shell's background job, nohup)
+    # hands that on, and its gradings would then wait out the stop's grace period and be killed.
     signal.signal(signal.SIGTERM, _raise_interrupt)
+    signal.signal(signal.SIGINT, _raise_interrupt)
     _stop_when_orphaned()
     try:
         plugin = GraderPlugin(config)

@@ -17,7 +17,7 @@ from harness.docker_api import DockerAPI
 from harness.errors import InfrastructureError
 from harness.ownership import OWNER_LABEL, SESSION_LABEL, current_session, process_identity
 
-from ..integration.conftest import ASSIGNMENTS, GRADER, ROOT, run_grader
+from ..integration.conftest import ASSIGNMENTS, GRADER, ROOT, as_foreground_job, run_grader
 
 pytestmark = pytest.mark.docker
 CASES = Path(__file__).parent / "cases"
@@ -38,6 +38,7 @@ def _start(batch: Path, out: Path, jobs: int) -> subprocess.Popen[str]:
         stderr=subprocess.STDOUT,
         text=True,
         start_new_session=True,
+        preexec_fn=as_foreground_job,
         env={**os.environ, "PYTHONPATH": str(ROOT)},
     )
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -42,6 +43,13 @@ def run_grader(
 
 
 SUBMISSIONS = ROOT / "submissions"
+
+
+def as_foreground_job() -> None:
+    """``preexec_fn`` of a grader a test will Ctrl-C: SIGINT acts on it as on a terminal's
+    foreground job, even when the test run itself was started in the background (a shell's
+    background job ignores SIGINT, and so would every process it starts)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 @dataclass(frozen=True)

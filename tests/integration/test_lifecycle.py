@@ -18,7 +18,7 @@ from harness.docker_api import DockerAPI
 from harness.ownership import SESSION_LABEL, current_session
 from harness.runner import GradeOptions, Runner
 
-from .conftest import ASSIGNMENTS, GRADER, REFERENCE, ROOT, run_grader
+from .conftest import ASSIGNMENTS, GRADER, REFERENCE, ROOT, as_foreground_job, run_grader
 
 pytestmark = pytest.mark.docker
 
@@ -99,6 +99,7 @@ def _start_slow_grading(out: Path) -> subprocess.Popen[str]:
         stderr=subprocess.STDOUT,
         text=True,
         start_new_session=True,  # its own process group, as a shell gives a foreground job
+        preexec_fn=as_foreground_job,
         env={**os.environ, "PYTHONPATH": str(ROOT)},
     )
 

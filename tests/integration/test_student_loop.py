@@ -17,7 +17,7 @@ import pytest
 from harness.docker_api import DockerAPI
 from harness.ownership import current_session
 
-from .conftest import GRADER, ROOT, SUBMISSIONS, run_grader
+from .conftest import GRADER, ROOT, SUBMISSIONS, as_foreground_job, run_grader
 
 pytestmark = pytest.mark.docker
 #: Two parts, cheap to build and start: enough to see one rerun and the other reused.
@@ -82,6 +82,7 @@ def test_watch_checks_again_on_save_and_ctrl_c_mid_check_leaves_nothing(
         stderr=subprocess.STDOUT,
         text=True,
         start_new_session=True,
+        preexec_fn=as_foreground_job,
         env={**os.environ, "PYTHONPATH": str(ROOT), "GRADER_CACHE_DIR": str(tmp_path / "cache")},
     )
     lines: queue.Queue[str] = queue.Queue()

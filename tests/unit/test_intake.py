@@ -641,3 +641,23 @@ def test_a_zip_within_the_bound_is_read_as_before(tmp_path: Path) -> None:
     over = _zip(tmp_path / "over.zip", {f"d{n}/": b"" for n in range(1101)})  # folders: 2 x 50 + 1000 allowed
     with pytest.raises(IntakeError, match=r"annonce 1101 entrées"):
         intake(over, tmp_path / "copy2", LIMITS)
+
+
+def test_every_private_copy_has_modification_times_no_other_copy_shares(tmp_path: Path) -> None:
+    """BuildKit receives a context's files again only when their size or time differ from the
+    last context of the same name: two copies made in one clock tick must still differ."""
+    source = tmp_path / "ana"
+    (source / "siteweb" / "files").mkdir(parents=True)
+    (source / "siteweb" / "files" / "index.html").write_text("<h1>ana</h1>")
+    (source / "siteweb" / "lien").symlink_to("files/index.html")
+    copies = [intake(source, tmp_path / f"copy{index}", IntakeLimits()) for index in range(5)]
+    stamps = []
+    for root in copies:
+        times = {
+            os.lstat(Path(folder, name)).st_mtime_ns
+            for folder, dirs, files in os.walk(root)
+            for name in (*dirs, *files)
+        }
+        assert len(times) == 1, "one time for the whole copy"
+        stamps.append(times.pop())
+    assert len(set(stamps)) == 5, "no two copies share theirs"

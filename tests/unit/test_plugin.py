@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 from pathlib import Path
 
 import pytest
@@ -11,6 +12,8 @@ from harness.results import SubmissionResult
 from harness.runner import GradeOptions, Runner
 
 from .helpers import FAKE, FakeDocker
+
+HANG = FAKE.parent / "hang"
 
 
 @pytest.fixture
@@ -119,3 +122,24 @@ def test_grader_profile_writes_a_pyinstrument_report_per_submission(
     assert "harness/plugin.py" in report, "the profile is of the grading process, where the plugin runs"
     assert {c.id: c.status for c in result.checks}["fake.passes"] == "passed", "profiling changes no outcome"
     assert not (tmp_path / "pwned").exists(), "profiling must not put the submission on sys.path"
+
+
+def test_a_stopped_grading_cleans_up_even_when_its_grader_ignores_sigint(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A grader started as a shell's background job (or under nohup) ignores SIGINT, and its
+    gradings inherit that: the runner's stop must still run their cleanup, not kill them."""
+    marker = tmp_path / "torn-down"
+    monkeypatch.setenv("HANG_TORN_DOWN", str(marker))
+    sub = tmp_path / "sub"
+    sub.mkdir()
+    (sub / "README.md").write_text("hi")
+    runner = Runner(load_assignment(HANG), GradeOptions(), FakeDocker())  # type: ignore[arg-type]
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)  # what the grading process inherits
+    try:
+        result = runner.grade(sub, tmp_path / "out")
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    assert [(c.id, c.status) for c in result.checks] == [("hang.forever", "error")]
+    assert "3 secondes" in result.checks[0].feedback
+    assert marker.read_text() == "torn down", "the grading was killed before its teardown"
