@@ -87,7 +87,8 @@ def test_watch_checks_again_on_save_and_ctrl_c_mid_check_leaves_nothing(
     )
     lines: queue.Queue[str] = queue.Queue()
     seen: list[str] = []
-    threading.Thread(target=_reader, args=(proc, lines), daemon=True).start()
+    reader = threading.Thread(target=_reader, args=(proc, lines), daemon=True)
+    reader.start()
     try:
         _wait_for(lines, seen, "En attente de modifications")
         _edit_page(alice, "première")
@@ -108,6 +109,9 @@ def test_watch_checks_again_on_save_and_ctrl_c_mid_check_leaves_nothing(
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
+        reader.join(timeout=30)  # it reads to the end of the output, then the pipe can close
+        assert proc.stdout is not None
+        proc.stdout.close()
     assert not docker_api.leftovers(session=current_session()), "Ctrl-C left something behind"
 
 
