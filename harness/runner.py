@@ -249,8 +249,14 @@ class Runner:
     def _units(
         self, groups: list[tuple[str, list[str]]], whole: bool, run_id: str, workdir: Path, out_dir: Path
     ) -> list[_Unit]:
-        """The grading processes for ``groups``: one a group when parts run at the same time, else
+        """The grading processes for ``groups``: one a part when parts run at the same time, else
         one for all (``whole``: every selected check, as ``--only`` chose them)."""
+        if len(groups) > 1 and groups[-1][0] == "":
+            # The checks that read every part are short (a lint, a probe): they run in the first
+            # part's process, after its own checks, rather than in one more process (a process
+            # costs about a second of CPU: a batch is CPU-bound, bench/README.md).
+            (first, first_ids), *middle, (_all, rest) = groups
+            groups = [(f"{first}+*", [*first_ids, *rest]), *middle]
         concurrent = self.options.parts == "concurrent" and self.options.record is None and len(groups) > 1
         if not concurrent:
             only = tuple(self.options.only) if whole else tuple(i for _group, ids in groups for i in ids)
