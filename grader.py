@@ -446,11 +446,12 @@ def cmd_check(args: argparse.Namespace, docker: DockerAPI) -> int:
     console = make_console()
     assignment = _load(args, feedback=True)
     cache = _self_check_cache(args)
-    if args.fresh and cache is not None:
-        cache = CheckCache(cache.directory, read=False)
+    fresh = [args.fresh]  # --fresh: the first check only (--watch then reuses what it did)
 
     def once() -> int:
-        result, runner = _grade_one(args, docker, console, assignment, keep=args.keep, cache=cache)
+        reading = None if cache is None else CheckCache(cache.directory, read=not fresh[0])
+        fresh[0] = False
+        result, runner = _grade_one(args, docker, console, assignment, keep=args.keep, cache=reading)
         if args.keep:
             kept = [
                 c for run_id in runner.run_ids.get(result.run_id, []) for c in docker.run_containers(run_id)
@@ -914,6 +915,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             args.assignment = _assignment_name(args)
         except UsageError as exc:
             args.usage.error(str(exc))
+    if getattr(args, "watch", False) and getattr(args, "keep", False):
+        args.usage.error(
+            _(
+                "--watch et --keep ne vont pas ensemble : chaque nouvelle vérification laisserait ses conteneurs."
+            )
+        )
     signal.signal(signal.SIGTERM, _terminate)  # a CI cancel cleans up like Ctrl-C
     docker = DockerAPI()
     try:

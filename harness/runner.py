@@ -356,8 +356,9 @@ class Runner:
                     break
             for follower in progress:
                 follower.relay()
-        except BaseException:  # Ctrl-C in `grader check`: its processes clean up before it returns
-            self._stopping.set()
+        except BaseException as exc:  # Ctrl-C in `grader check`: its processes clean up first
+            if not isinstance(exc, Exception):
+                self._stopping.set()  # an interrupt stops the run; a failure here, this grading only
             _stop_together([proc for _unit, proc in procs])
             raise
         finally:

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
+import grader
 from harness.watch import changes, snapshot, wait_for_change
 
 
@@ -50,3 +53,10 @@ def test_a_burst_of_saves_is_one_change_once_the_files_settle(tmp_path: Path) ->
     assert page.read_text() == "v333"
     assert after == snapshot(tmp_path), "the snapshot returned is the settled one"
     assert slept == [0.5, 1.0, 1.0, 1.0], "it waited until one settle period passed with no change"
+
+
+def test_watch_and_keep_together_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as stopped:
+        grader.main(["check", ".", "--assignment", "cours2", "--watch", "--keep"])
+    assert stopped.value.code == grader.EXIT_ERROR
+    assert "--watch et --keep ne vont pas ensemble" in capsys.readouterr().err
