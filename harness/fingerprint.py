@@ -93,16 +93,6 @@ def content_hash(path: Path) -> str:
     return digest.hexdigest()[:16]
 
 
-def tree_hash(path: Path) -> str:
-    """The hash of one folder of a private copy (a part), or a marker when it is not a folder."""
-    digest = hashlib.sha256()
-    if path.is_dir() and not path.is_symlink():
-        _hash_tree(path, digest)
-    else:
-        digest.update(b"absent")
-    return digest.hexdigest()[:16]
-
-
 def assignment_hash(assignment: Assignment) -> str:
     """The hash of the checks, their settings, and the reference's recorded facts. An assignment
     folder's samples and reference solution change no student's result (the facts do): editing

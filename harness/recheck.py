@@ -28,7 +28,7 @@ from pathlib import Path
 
 from . import __version__
 from .assignment import Assignment
-from .fingerprint import tree_hash
+from .fingerprint import content_hash
 from .results import CheckResult, write_json_atomic
 
 CACHE_ENV = "GRADER_CACHE_DIR"
@@ -69,7 +69,9 @@ class CheckCache:
         options: Sequence[str],
     ) -> str:
         """What the results of ``group`` depend on, for the private copy ``root`` of a submission."""
-        content = tree_hash(root / assignment.parts[group].directory) if group else tree_hash(root)
+        # A part's folder may be a link inside the copy (intake proved it stays inside): its
+        # content is that of the folder it leads to, as for a submission handed in as a link.
+        content = content_hash(root / assignment.parts[group].directory if group else root)
         text = json.dumps([__version__, assignment.id, assignment_key, group, content, list(options)])
         return hashlib.sha256(text.encode()).hexdigest()[:32]
 

@@ -166,6 +166,18 @@ def test_the_cache_keys_a_group_by_its_own_part_and_keeps_no_error(tmp_path: Pat
     assert cache.get("parts", "k", ["front.has_page"]) is None
 
 
+def test_a_part_whose_folder_is_a_link_is_keyed_by_what_the_link_leads_to(tmp_path: Path) -> None:
+    assignment = load_assignment(PARTS)
+    root = tmp_path / "root"
+    (root / "src" / "front").mkdir(parents=True)
+    (root / "src" / "front" / "index.html").write_text("v1")
+    (root / "front").symlink_to("src/front")
+    cache = CheckCache(tmp_path / "cache")
+    before = cache.key(assignment, "a1", "front", root, [])
+    (root / "src" / "front" / "index.html").write_text("v22")
+    assert cache.key(assignment, "a1", "front", root, []) != before, "an edit behind the link is an edit"
+
+
 def test_the_cache_keeps_its_most_recent_entries(tmp_path: Path) -> None:
     cache = CheckCache(tmp_path / "cache")
     at = datetime.now().astimezone()
