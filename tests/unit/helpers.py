@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import os
 import struct
 import subprocess
 import sys
@@ -83,3 +84,26 @@ def build_wheel(out: Path) -> Path:
     assert built.returncode == 0, built.stderr
     (found,) = out.glob("grader-*.whl")
     return found
+
+
+def nest_deep(root: Path, depth: int) -> None:
+    """A chain ``root/d/d/...`` ``depth`` folders deep, made through descriptors (the paths grow
+    past what a path argument may hold)."""
+    fd = os.open(root, os.O_RDONLY)
+    for _ in range(depth):
+        os.mkdir("d", dir_fd=fd)
+        child = os.open("d", os.O_RDONLY, dir_fd=fd)
+        os.close(fd)
+        fd = child
+    os.close(fd)
+
+
+def remove_deep(root: Path) -> None:
+    """Remove the chain ``root/d/d/...`` deeper than the recursion limit, which pytest's own
+    (recursive) clean-up of its temporary folders cannot do."""
+    deepest = root
+    while (deepest / "d").is_dir():
+        deepest = deepest / "d"
+    while deepest != root:
+        deepest.rmdir()
+        deepest = deepest.parent

@@ -14,6 +14,8 @@ import pytest
 from harness.assignment import load_assignment
 from harness.fingerprint import assignment_hash, content_hash, result_key
 
+from .helpers import nest_deep, remove_deep
+
 
 def _submission(tmp_path: Path) -> Path:
     source = tmp_path / "alice"
@@ -92,32 +94,14 @@ def test_a_huge_sparse_file_is_keyed_without_being_read(tmp_path: Path) -> None:
 def test_a_deeply_nested_folder_is_keyed(tmp_path: Path) -> None:
     source = tmp_path / "deep"
     source.mkdir()
-    fd = os.open(source, os.O_RDONLY)
-    for _ in range(1200):  # deeper than the recursion limit, built with descriptors (paths get long)
-        os.mkdir("d", dir_fd=fd)
-        child = os.open("d", os.O_RDONLY, dir_fd=fd)
-        os.close(fd)
-        fd = child
-    os.close(fd)
+    nest_deep(source, 1200)  # deeper than the recursion limit
     try:
         key = result_key(source, "a1b2")
         assert key.split("-")[1] == "a1b2"
         (source / "late.txt").write_text("x")
         assert result_key(source, "a1b2") != key
     finally:
-        _remove_deep(source)
-
-
-def _remove_deep(root: Path) -> None:
-    """Remove a chain of nested folders deeper than the recursion limit, which pytest's own
-    (recursive) clean-up of its temporary folders cannot do."""
-    (root / "late.txt").unlink(missing_ok=True)
-    deepest = root
-    while (deepest / "d").is_dir():
-        deepest = deepest / "d"
-    while deepest != root:
-        deepest.rmdir()
-        deepest = deepest.parent
+        remove_deep(source)
 
 
 def test_editing_an_assignments_samples_or_reference_regrades_nobody(tmp_path: Path) -> None:

@@ -22,7 +22,7 @@ from harness.batch import expand_moodle_export
 from harness.errors import InfrastructureError, IntakeError
 from harness.intake import intake, is_submission, submission_name
 
-from .helpers import GIT, directory_bomb
+from .helpers import GIT, directory_bomb, nest_deep, remove_deep
 
 LIMITS = IntakeLimits(max_bytes=1024 * 1024, max_files=50)
 
@@ -661,3 +661,16 @@ def test_every_private_copy_has_modification_times_no_other_copy_shares(tmp_path
         assert len(times) == 1, "one time for the whole copy"
         stamps.append(times.pop())
     assert len(set(stamps)) == 5, "no two copies share theirs"
+
+
+def test_a_copy_nested_thousands_deep_is_stamped_too(tmp_path: Path) -> None:
+    source = tmp_path / "deep"
+    source.mkdir()
+    (source / "README.md").write_text("x")
+    nest_deep(source, 1500)  # deeper than Python's recursion limit
+    try:
+        root = intake(source, tmp_path / "copy", IntakeLimits())
+        assert os.lstat(root / "README.md").st_mtime_ns == os.lstat(root / "d").st_mtime_ns
+    finally:
+        remove_deep(source)
+        remove_deep(tmp_path / "copy" / "submission")
