@@ -3,7 +3,11 @@
 BuildKit prints a step's header (``#12 [api build 4/6] RUN go build ...``) when the step
 starts and ``#12 CACHED`` right after it when the cache answers; any other line of ``#12``
 (its output, ``DONE``, ``ERROR``) means it ran. A header still alone after a short grace
-means the step is running (a silent ``go build`` prints nothing until ``DONE``).
+means the step is running (a silent ``go build`` prints nothing until ``DONE``); before the
+grace, the step is undecided.
+
+A step starts only once the steps it builds on are over, and BuildKit prints their ``CACHED``
+or ``DONE`` first: when a step has started, what it depends on is known.
 """
 
 from __future__ import annotations
@@ -51,3 +55,18 @@ class BuildSteps:
             if number in self.ran or settled:
                 done.append(text)
         return done
+
+    def started(self) -> list[str]:
+        """The texts of every step whose header has appeared, cached or not, in order."""
+        return list(self.texts.values())
+
+    def undecided(self, now: float) -> list[str]:
+        """The texts of the steps not yet known to be cached or running: a header alone, within
+        the grace (``CACHED`` may still come)."""
+        return [
+            text
+            for number, text in self.texts.items()
+            if number not in self.cached
+            and number not in self.ran
+            and now - self._started[number] < self.grace_s
+        ]

@@ -198,14 +198,15 @@ def alias_resolves(
     stack.up(services=[service])
     namespaced = stack.network_name(key)
     address = stack.service(service).ip_on(namespaced)
-    inside = grading.probe(PROBE_IMAGE, "getent", "hosts", alias, network=namespaced)
+    inside, outside = grading.probes(
+        PROBE_IMAGE, "getent", "hosts", alias, networks=[namespaced, grading.network(f"{part}-dehors")]
+    )
     resolved = inside.output.split()[0] if inside.exit_code == 0 and inside.output.strip() else ""
     found = bool(resolved) and resolved == address
     assert found, _(
         "Un conteneur sur le réseau {network} résout « {alias} » en « {got} » au lieu de l'adresse de "
         "{service} ({ip}) (notion : alias réseau)."
     ).format(network=network, alias=alias, got=resolved or _("rien"), service=service, ip=address or "?")
-    outside = grading.probe(PROBE_IMAGE, "getent", "hosts", alias, network=grading.network(f"{part}-dehors"))
     assert outside.exit_code != 0, _(
         "Un conteneur hors du réseau {network} résout quand même « {alias} » : l'alias doit être propre au réseau."
     ).format(network=network, alias=alias)

@@ -40,6 +40,10 @@ from .recheck import CheckCache
 from .results import CheckResult, CheckStatus, SubmissionResult, inert
 
 GRADING_INI = Path(__file__).parent / "grading.ini"
+# The grading processes run in their own working folder: a relative interpreter path (Python
+# started through a relative PATH entry such as `.venv/bin`) would not be found from there. Not
+# resolved: a virtual environment's interpreter is a link, and resolving it would leave the venv.
+_PYTHON = str(Path(sys.executable).absolute())
 _SCRUBBED_ENV = ("PYTEST_ADDOPTS", "PYTEST_PLUGINS", "PYTHONPATH", "PYTHONSTARTUP", "COMPOSE_FILE")
 #: How long a stopped grading may take to clean up before it is killed.
 STOP_GRACE_S = 90.0
@@ -210,12 +214,12 @@ class Runner:
         """Python for the grading process; under pyinstrument when GRADER_PROFILE names a folder."""
         profile = os.environ.get("GRADER_PROFILE")
         if not profile:
-            return [sys.executable, "-P"]
+            return [_PYTHON, "-P"]
         # pyinstrument needs sys.path[0] to be a real folder, which -P replaces: without -P it is
         # the grading's working directory, its private empty folder, never the submission.
         report = Path(profile).resolve() / f"{name}.txt"
         report.parent.mkdir(parents=True, exist_ok=True)
-        return [sys.executable, "-m", "pyinstrument", "-r", "text", "-o", str(report)]
+        return [_PYTHON, "-m", "pyinstrument", "-r", "text", "-o", str(report)]
 
     def _command(self, root: Path, name: str, key: str, unit: _Unit, cgroup: str) -> list[str]:
         command = [

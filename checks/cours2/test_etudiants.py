@@ -105,14 +105,15 @@ def test_db_is_reachable_as_mysql_on_cours2_only(etudiants: Etudiants, grading: 
     stack = etudiants.stack.up()
     network = stack.network_name(key)
     db_ip = stack.service("db").ip_on(network)
-    inside = grading.probe(PROBE_IMAGE, "getent", "hosts", ALIAS, network=network)
+    # One probe on cours2, one on a network of its own: both at once.
+    inside, outside = grading.probes(
+        PROBE_IMAGE, "getent", "hosts", ALIAS, networks=[network, grading.network("dehors")]
+    )
     resolved = inside.output.split()[0] if inside.exit_code == 0 and inside.output.strip() else ""
     assert resolved and resolved == db_ip, _(
         "Un conteneur sur le réseau cours2 résout « mysql » en « {got} » au lieu de l'adresse de db ({ip}) "
         "(notion : alias réseau)."
     ).format(got=resolved or _("rien"), ip=db_ip or "?")
-    outside_network = grading.network("dehors")
-    outside = grading.probe(PROBE_IMAGE, "getent", "hosts", ALIAS, network=outside_network)
     assert outside.exit_code != 0, _(
         "Un conteneur hors du réseau cours2 résout quand même « mysql » : l'alias doit être propre au réseau."
     )
@@ -254,18 +255,20 @@ def test_api_rebuild_after_a_code_change_reuses_dependency_layers(
     change = f"\n// modification du correcteur {secrets.token_hex(8)} : test du cache de construction\n"
     grading.write_bytes(sources[0], change.encode(), append=True)
     # The build may stop as soon as its log has the answer: a dependency step running again
-    # (fails), or the compile step running with no dependency step after it (every step before
-    # it is settled). Compiling to the end would only cost time.
+    # (fails), or the compile step started with no dependency step after it, once no dependency
+    # step is undecided (a step starts after those it builds on are over, so the ones before the
+    # compile step are known by then). Compiling to the end would only cost time.
     steps = BuildSteps()
     compile_is_last = _compile_is_last(grading.read_bytes(dockerfile).decode("utf-8", "replace"))
 
     def answered(line: str | None) -> bool:
         if line is not None:
             steps.feed(line)
-        running = steps.running(time.monotonic())
-        return any(_DEPENDENCY_STEP.search(t) for t in running) or (
-            compile_is_last and any(_COMPILE_STEP.search(t) for t in running)
-        )
+        now = time.monotonic()
+        if any(_DEPENDENCY_STEP.search(t) for t in steps.running(now)):
+            return True
+        compiling = compile_is_last and any(_COMPILE_STEP.search(t) for t in steps.started())
+        return compiling and not any(_DEPENDENCY_STEP.search(t) for t in steps.undecided(now))
 
     etudiants.stack.rebuild("api", stop_when=answered)
     # A finished build says DONE or CACHED for every step; a stopped one, what it had settled.

@@ -37,3 +37,15 @@ def test_a_step_with_output_runs_at_once() -> None:
     steps.feed("#6 [api build 2/4] RUN apt-get update", now=10.0)
     steps.feed("#6 0.215 Get:1 http://deb.debian.org/debian bookworm InRelease", now=10.2)
     assert steps.running(now=10.2) == ["RUN apt-get update"]
+
+
+def test_a_header_alone_is_undecided_until_cached_output_or_the_grace() -> None:
+    steps = BuildSteps(grace_s=1.5)
+    for line in LOG.splitlines():
+        steps.feed(line, now=100.0)
+    assert steps.undecided(now=100.2) == ["RUN go build -o /api main.go"]
+    assert steps.undecided(now=101.6) == []
+    assert steps.started()[-1] == "RUN go build -o /api main.go"
+    steps.feed("#8 CACHED", now=100.3)
+    assert steps.undecided(now=100.3) == []
+    assert "RUN go build -o /api main.go" not in steps.running(now=101.6)

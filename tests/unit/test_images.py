@@ -1,12 +1,18 @@
-"""The docker-save walker, on archives built here in both layouts."""
+"""The two image readers: the docker-save walker, on archives built here in both layouts, and the
+layer-folder walker, on folders made here as a build would."""
 
 from __future__ import annotations
 
 import io
 import json
+import os
+import stat
 import tarfile
+from pathlib import Path
 
-from harness.images import go_toolchain_paths, scan_saved_image
+import pytest
+
+from harness.images import IncompleteScan, go_toolchain_paths, scan_layer_folders, scan_saved_image
 
 
 def _tar(files: dict[str, bytes]) -> bytes:
@@ -54,3 +60,102 @@ def test_a_needle_split_across_read_chunks_is_still_found() -> None:
 def test_go_toolchain_paths_are_recognized() -> None:
     paths = ["/usr/lib/go-1.19/bin/go", "/usr/local/go/bin/gofmt", "/api", "/usr/share/gocode/src/x.go"]
     assert go_toolchain_paths(paths) == ["/usr/lib/go-1.19/bin/go", "/usr/local/go/bin/gofmt"]
+
+
+def _classic(layers: list[bytes], config: bytes = b"{}") -> bytes:
+    """A classic ``docker save`` archive whose manifest lists ``layers`` in the image's order,
+    while the archive holds them in another (as the engine may)."""
+    names = [f"{i}{i}/layer.tar" for i in range(len(layers))]
+    manifest = json.dumps([{"Config": "cfg.json", "Layers": names}]).encode()
+    members = {name: layer for name, layer in reversed(list(zip(names, layers, strict=True)))}
+    return _tar({**members, "cfg.json": config, "manifest.json": manifest})
+
+
+def test_the_base_layers_are_listed_but_not_searched_in_a_saved_image() -> None:
+    base = _tar({"etc/os-release": b"PRETTY_NAME=Sup3r-S3cret-42"})
+    added = _tar({"app/pw.txt": b"Autre-S3cret-99"})
+    needles = [b"Sup3r-S3cret-42", b"Autre-S3cret-99"]
+    whole = scan_saved_image(_chunks(_classic([base, added]), 4096), needles)
+    assert whole.where(b"Sup3r-S3cret-42") == ["00/layer.tar:/etc/os-release"]
+    above = scan_saved_image(_chunks(_classic([base, added]), 4096), needles, search_from=1)
+    assert above.where(b"Sup3r-S3cret-42") == []
+    assert above.where(b"Autre-S3cret-99") == ["11/layer.tar:/app/pw.txt"]
+    assert {"/etc/os-release", "/app/pw.txt"} <= above.paths
+
+
+def _layer(root: Path, files: dict[str, bytes]) -> Path:
+    root.mkdir(parents=True)
+    for name, data in files.items():
+        path = root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+    return root
+
+
+def test_layer_folders_give_paths_of_every_layer_and_needles_above_the_base(tmp_path: Path) -> None:
+    base = _layer(
+        tmp_path / "l0", {"etc/os-release": b"PRETTY_NAME=Sup3r-S3cret-42", "usr/lib/go-1.19/bin/go": b""}
+    )
+    added = _layer(tmp_path / "l1", {"app/pw.txt": b"x" * 5000 + b"Autre-S3cret-99"})
+    needles = [b"Sup3r-S3cret-42", b"Autre-S3cret-99", b"Cle-De-Config"]
+    scan = scan_layer_folders(
+        [("sha256:aa", base), ("sha256:bb", added)], needles, search_from=1, metadata=["ARG K=Cle-De-Config"]
+    )
+    assert scan.where(b"Sup3r-S3cret-42") == []
+    assert scan.where(b"Autre-S3cret-99") == ["bb:/app/pw.txt"]
+    assert scan.where(b"Cle-De-Config") == ["config"]
+    assert {"/etc", "/etc/os-release", "/usr/lib/go-1.19/bin/go", "/app", "/app/pw.txt"} <= scan.paths
+    every = scan_layer_folders([("sha256:aa", base), ("sha256:bb", added)], needles)
+    assert every.where(b"Sup3r-S3cret-42") == ["aa:/etc/os-release"]
+
+
+def test_links_pipes_and_devices_a_build_made_are_listed_never_opened(tmp_path: Path) -> None:
+    outside = tmp_path / "host-secret.txt"
+    outside.write_bytes(b"Sup3r-S3cret-42")
+    layer = _layer(tmp_path / "layer", {"app/ok.txt": b"rien"})
+    (layer / "app" / "lien").symlink_to(outside)
+    (layer / "app" / "dossier").symlink_to(tmp_path)
+    os.mkfifo(layer / "app" / "tube")  # opened for reading, it would block the scan
+    scan = scan_layer_folders([("sha256:aa", layer)], [b"Sup3r-S3cret-42"])
+    assert scan.where(b"Sup3r-S3cret-42") == []
+    assert {"/app/lien", "/app/dossier", "/app/tube", "/app/ok.txt"} <= scan.paths
+    assert not any(p.startswith("/app/dossier/") for p in scan.paths)
+
+
+def test_an_overlay_whiteout_is_listed_as_docker_save_shows_it(tmp_path: Path) -> None:
+    layer = _layer(tmp_path / "layer", {"usr/keep": b""})
+    try:
+        os.mknod(layer / "usr" / "gone", stat.S_IFCHR | 0o600, os.makedev(0, 0))
+    except PermissionError:
+        pytest.skip("making a character device needs CAP_MKNOD")
+    scan = scan_layer_folders([("sha256:aa", layer)], [b"Sup3r-S3cret-42"])
+    assert "/usr/.wh.gone" in scan.paths
+    assert "/usr/gone" not in scan.paths
+
+
+def test_a_sparse_file_is_read_by_its_data_only(tmp_path: Path) -> None:
+    layer = _layer(tmp_path / "layer", {})
+    with (layer / "creux").open("wb") as handle:
+        handle.truncate(1 << 40)  # a terabyte that takes no room: reading its zeros would take hours
+        handle.seek((1 << 40) - 100)
+        handle.write(b"Sup3r-S3cret-42")
+    scan = scan_layer_folders([("sha256:aa", layer)], [b"Sup3r-S3cret-42"])
+    assert scan.where(b"Sup3r-S3cret-42") == ["aa:/creux"]
+    assert scan.total_bytes < 1 << 30
+
+
+def test_a_path_the_host_cannot_open_makes_the_scan_incomplete(tmp_path: Path) -> None:
+    layer = _layer(tmp_path / "layer", {})
+    descriptor = os.open(layer, os.O_RDONLY)
+    try:
+        for _ in range(30):  # 30 names of 200 characters: past PATH_MAX (4096)
+            os.mkdir("n" * 200, dir_fd=descriptor)
+            inner = os.open("n" * 200, os.O_RDONLY, dir_fd=descriptor)
+            os.close(descriptor)
+            descriptor = inner
+        with os.fdopen(os.open("pw.txt", os.O_WRONLY | os.O_CREAT, 0o600, dir_fd=descriptor), "wb") as handle:
+            handle.write(b"Sup3r-S3cret-42")
+    finally:
+        os.close(descriptor)
+    with pytest.raises(IncompleteScan):
+        scan_layer_folders([("sha256:aa", layer)], [b"Sup3r-S3cret-42"])
