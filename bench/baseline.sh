@@ -129,7 +129,9 @@ curl -s "http://127.0.0.1:$aport/etudiants" | grep -q "Éloïse"
 ! docker save "$p-etudiants-api" | tar -t | grep -q -E '(^|/)bin/go$'
 docker image inspect -f '{{.Size}}' "$p-etudiants-api" >/dev/null
 echo "// $(date +%s%N)" >> "$s/etudiants/api/main.go"
-# Like the grader: rebuild until the compile step runs (every step before it is settled), then stop.
+# Rebuild until the compile step runs (every step before it is settled), give the log 1.5 s to
+# settle, then stop. (The grader reads BuildKit's log as it comes and stops as soon as every
+# dependency step is known: the same build, stopped earlier.)
 BUILDKIT_PROGRESS=plain e build api >"$work/rebuild.log" 2>&1 &
 build=$!
 until grep -q "go build" "$work/rebuild.log" || ! kill -0 "$build" 2>/dev/null; do sleep 0.1; done

@@ -494,6 +494,19 @@ def registry_host(image: str) -> str:
     return DOCKER_HUB
 
 
+def official_image(image: str) -> bool:
+    """Whether ``image`` names one of Docker Hub's official images (``nginx``, ``library/mysql:8``,
+    ``docker.io/library/golang:1.19``): never a user's (``user/app``) nor another registry's."""
+    name = image.partition("@")[0]
+    for prefix in ("docker.io/", "index.docker.io/", "registry-1.docker.io/"):
+        if name.startswith(prefix):
+            name = name[len(prefix) :]
+            break
+    if registry_host(name) != DOCKER_HUB:
+        return False
+    return "/" not in name.removeprefix("library/")
+
+
 def listed_registries() -> tuple[str, ...]:
     """The hosts named in ``GRADER_REGISTRY_HOSTS``."""
     value = os.environ.get(REGISTRY_HOSTS_ENV, DEFAULT_REGISTRY_HOSTS)

@@ -56,14 +56,31 @@ class _ChunkReader(io.RawIOBase):
 
 @dataclass
 class ImageScan:
-    """What was found in an image: file paths, and where each needle appears."""
+    """What was found in an image: file paths, and where each needle appears (in a file's
+    content, its name or a link's target)."""
 
     paths: set[str] = field(default_factory=set)
     found: dict[bytes, list[str]] = field(default_factory=dict)
     total_bytes: int = 0
+    _recorded: set[tuple[bytes, str]] = field(default_factory=set, repr=False)
 
     def where(self, needle: bytes) -> list[str]:
         return self.found.get(needle, [])
+
+    def record(self, needle: bytes, where: str) -> None:
+        """Note that ``needle`` is at ``where`` (once, however many times it is seen there)."""
+        if (needle, where) not in self._recorded:
+            self._recorded.add((needle, where))
+            self.found.setdefault(needle, []).append(where)
+
+
+def _search_names(names: Iterable[str], needles: list[bytes], scan: ImageScan, where: str) -> None:
+    """A needle in a path or a link's target is in the image too."""
+    for name in names:
+        encoded = name.encode("utf-8", "surrogateescape")
+        for needle in needles:
+            if needle in encoded:
+                scan.record(needle, where)
 
 
 def _search(stream: IO[bytes], needles: list[bytes], scan: ImageScan, where: str) -> None:
@@ -78,8 +95,8 @@ def _search_chunks(chunks: Iterable[bytes], needles: list[bytes], scan: ImageSca
         scan.total_bytes += len(chunk)
         window = tail + chunk
         for needle in needles:
-            if needle in window and where not in scan.found.setdefault(needle, []):
-                scan.found[needle].append(where)
+            if needle in window:
+                scan.record(needle, where)
         tail = window[-overlap:] if overlap else b""
 
 
@@ -87,13 +104,26 @@ def _is_tar(head: bytes) -> bool:
     return len(head) > _TAR_MAGIC_OFFSET + 5 and head[_TAR_MAGIC_OFFSET : _TAR_MAGIC_OFFSET + 5] == b"ustar"
 
 
+def _member_path(name: str) -> str:
+    """A layer member's path in the image: ``./etc/x`` and ``etc/x`` are ``/etc/x``, ``.env`` stays
+    ``/.env``."""
+    while name.startswith("./"):
+        name = name[2:]
+    name = name.strip("/")
+    return "/" if name in ("", ".") else f"/{name}"
+
+
 def _walk_layer(stream: IO[bytes], needles: list[bytes], scan: ImageScan, layer: str) -> None:
     with tarfile.open(fileobj=stream, mode="r|") as inner:
         for member in inner:
-            path = "/" + member.name.lstrip("./")
-            if path != "/":  # the layer's own root, which a folder walk does not list
-                scan.paths.add(path)
-            if member.isfile() and needles:
+            path = _member_path(member.name)
+            if path == "/":  # the layer's own root, which a folder walk does not list
+                continue
+            scan.paths.add(path)
+            if not needles:
+                continue
+            _search_names([path, member.linkname], needles, scan, f"{layer}:{path}")
+            if member.isfile():
                 handle = inner.extractfile(member)
                 if handle is not None:
                     _search(handle, needles, scan, f"{layer}:{path}")
@@ -125,7 +155,8 @@ def scan_saved_image(
     if search_from:
         # The stream's order is the archive's, not the image's: the manifest, read by now, says
         # which members are the base's layers. Without it, nothing is left out.
-        base = set(_manifest_layers(manifest)[:search_from])
+        order = _manifest_layers(manifest)
+        base = set(order[:search_from]) - set(order[search_from:])  # a layer also above is searched
         for needle, places in scan.found.items():
             scan.found[needle] = [w for w in places if w.split(":", 1)[0] not in base]
     return scan
@@ -176,6 +207,7 @@ _OPEN_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | getattr(os, "O_CLOEX
 
 def _walk_folder(root: Path, needles: list[bytes], scan: ImageScan, layer: str) -> None:
     todo = [(str(root), "")]
+    searched: set[tuple[int, int]] = set()  # hard links: one file's content, searched once
     while todo:
         folder, relative = todo.pop()
         try:
@@ -183,15 +215,20 @@ def _walk_folder(root: Path, needles: list[bytes], scan: ImageScan, layer: str) 
                 for entry in entries:
                     path = f"{relative}/{entry.name}"
                     info = entry.stat(follow_symlinks=False)
-                    if stat.S_ISDIR(info.st_mode):
-                        scan.paths.add(path)
-                        todo.append((entry.path, path))
-                    elif stat.S_ISCHR(info.st_mode) and info.st_rdev == 0:
+                    if stat.S_ISCHR(info.st_mode) and info.st_rdev == 0:
                         scan.paths.add(f"{relative}/.wh.{entry.name}")
-                    else:
-                        scan.paths.add(path)
-                        if needles and stat.S_ISREG(info.st_mode):
-                            _search_file(entry.path, info, needles, scan, f"{layer}:{path}")
+                        continue
+                    scan.paths.add(path)
+                    if stat.S_ISDIR(info.st_mode):
+                        todo.append((entry.path, path))
+                    if not needles:
+                        continue
+                    target = str(Path(entry.path).readlink()) if stat.S_ISLNK(info.st_mode) else ""
+                    _search_names([path, target], needles, scan, f"{layer}:{path}")
+                    if stat.S_ISREG(info.st_mode) and (info.st_dev, info.st_ino) not in searched:
+                        if info.st_nlink > 1:
+                            searched.add((info.st_dev, info.st_ino))
+                        _search_file(entry.path, info, needles, scan, f"{layer}:{path}")
         except OSError as exc:
             raise IncompleteScan(f"{folder}: {exc}") from exc
 
@@ -202,7 +239,10 @@ def _search_file(path: str, seen: os.stat_result, needles: list[bytes], scan: Im
         now = os.fstat(descriptor)
         if not stat.S_ISREG(now.st_mode) or (now.st_dev, now.st_ino) != (seen.st_dev, seen.st_ino):
             raise OSError(f"{path} changed while it was read")
-        for start, end in _data_regions(descriptor, now.st_size):
+        # Holes are skipped only in a file that has some (fewer blocks than its size): a file
+        # system that misreports holes cannot hide the data of an ordinary file.
+        sparse = now.st_blocks * 512 < now.st_size
+        for start, end in _data_regions(descriptor, now.st_size) if sparse else [(0, now.st_size)]:
             _search_chunks(_read_range(descriptor, start, end), needles, scan, where)
     finally:
         os.close(descriptor)

@@ -312,7 +312,7 @@ class Stack:
                     list(zip(layers, folders, strict=True)),
                     wanted,
                     search_from=search_from,
-                    metadata=[*_strings(attrs), *history],
+                    metadata=[*_strings({k: attrs.get(k) for k in _BUILT_METADATA}), *history],
                 )
             except IncompleteScan:
                 pass  # read it whole, as the engine exports it
@@ -320,11 +320,13 @@ class Stack:
 
     def base_layers(self, service: str, layers: Sequence[str]) -> int:
         """How many of ``layers`` (the service's image's, lowest first) are those of the image its
-        final stage starts from: layers that existed before this build, so that no password of
-        this grading, nor one the submission wrote, can be in them. Zero when that image is
-        ``scratch``, unknown, absent, not below this one, or itself built by a grading."""
+        final stage starts from, when that image is one of Docker Hub's official images (or the
+        grader's offline stand-in of one): layers that existed before this build, made by no
+        student, so that no password of this grading nor one the submission wrote is in them
+        but by chance. Zero when that image is ``scratch``, unknown, absent, not below this one,
+        built by a grading, or anyone else's (a student's own published image is searched whole)."""
         base = self.final_base(service)
-        if base is None or base == "scratch":
+        if base is None or base == "scratch" or not dockerfile.official_image(base):
             return 0
         attrs = self.project.docker.image_attrs(base)
         if attrs is None or RUN_LABEL in ((attrs.get("Config") or {}).get("Labels") or {}):
@@ -338,6 +340,11 @@ class Stack:
 
     def built_services(self) -> list[str]:
         return [name for name, spec in self.project.model["services"].items() if spec.get("build")]
+
+
+#: What ``docker image inspect`` says that a build wrote, as the image's configuration in
+#: ``docker save`` holds it (not the engine's own: its folders, the image's id and names).
+_BUILT_METADATA = ("Config", "ContainerConfig", "Author", "Comment")
 
 
 def _strings(value: Any) -> Iterator[str]:

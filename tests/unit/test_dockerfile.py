@@ -23,6 +23,7 @@ from harness.dockerfile import (
     final_base,
     image_references,
     mount_options,
+    official_image,
     parse,
     pull_allowed,
     registry_host,
@@ -478,3 +479,22 @@ def test_final_base_follows_stages_and_arguments(
     text: str, args: dict[str, str | None], target: str, expected: str | None
 ) -> None:
     assert final_base(parse(text, heredocs=True), args, target) == expected
+
+
+def test_official_images_are_docker_hubs_library_only() -> None:
+    for image in (
+        "nginx",
+        "mysql:8",
+        "library/golang:1.19",
+        "docker.io/library/nginx:latest",
+        "docker.io/nginx@sha256:ab",
+    ):
+        assert official_image(image), image
+    for image in (
+        "etudiant/mysql:8",
+        "docker.io/etudiant/app",
+        "localhost:5000/nginx",
+        "ghcr.io/nginx",
+        "127.0.0.1:5000/x",
+    ):
+        assert not official_image(image), image

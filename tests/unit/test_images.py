@@ -159,3 +159,48 @@ def test_a_path_the_host_cannot_open_makes_the_scan_incomplete(tmp_path: Path) -
         os.close(descriptor)
     with pytest.raises(IncompleteScan):
         scan_layer_folders([("sha256:aa", layer)], [b"Sup3r-S3cret-42"])
+
+
+def test_hard_links_are_searched_once_and_never_slow_the_scan(tmp_path: Path) -> None:
+    layer = _layer(tmp_path / "layer", {"a/pw.txt": b"Sup3r-S3cret-42"})
+    for index in range(3000):  # searched each time, the scan grew with the square of the count
+        os.link(layer / "a" / "pw.txt", layer / "a" / f"lien{index}")
+    scan = scan_layer_folders([("sha256:aa", layer)], [b"Sup3r-S3cret-42"])
+    assert len(scan.where(b"Sup3r-S3cret-42")) == 1
+    assert "/a/lien2999" in scan.paths
+
+
+def test_a_password_in_a_name_or_a_link_target_is_found_by_both_readers(tmp_path: Path) -> None:
+    layer = _layer(tmp_path / "layer", {"etc/Sup3r-S3cret-42": b""})
+    (layer / "lien").symlink_to("/Autre-S3cret-99")
+    needles = [b"Sup3r-S3cret-42", b"Autre-S3cret-99"]
+    read = scan_layer_folders([("sha256:aa", layer)], needles)
+    assert read.where(b"Sup3r-S3cret-42") == ["aa:/etc/Sup3r-S3cret-42"]
+    assert read.where(b"Autre-S3cret-99") == ["aa:/lien"]
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w") as archive:
+        archive.add(layer, arcname=".")
+    saved = scan_saved_image(_chunks(_classic([buffer.getvalue()]), 4096), needles)
+    assert saved.where(b"Sup3r-S3cret-42") == ["00/layer.tar:/etc/Sup3r-S3cret-42"]
+    assert saved.where(b"Autre-S3cret-99") == ["00/layer.tar:/lien"]
+    assert saved.paths == read.paths
+
+
+def test_a_saved_layer_keeps_the_leading_dot_of_a_name() -> None:
+    saved = _classic([_tar({"./.env": b"PW=Sup3r-S3cret-42", "..go": b""})])
+    scan = scan_saved_image(_chunks(saved, 4096), [b"Sup3r-S3cret-42"])
+    assert scan.where(b"Sup3r-S3cret-42") == ["00/layer.tar:/.env"]
+    assert {"/.env", "/..go"} <= scan.paths
+
+
+def test_a_base_layer_repeated_above_the_base_is_searched() -> None:
+    base = _tar({"pw.txt": b"Sup3r-S3cret-42"})
+    archive = _tar(
+        {
+            "00/layer.tar": base,
+            "cfg.json": b"{}",
+            "manifest.json": json.dumps([{"Layers": ["00/layer.tar", "00/layer.tar"]}]).encode(),
+        }
+    )
+    scan = scan_saved_image(_chunks(archive, 4096), [b"Sup3r-S3cret-42"], search_from=1)
+    assert scan.where(b"Sup3r-S3cret-42") == ["00/layer.tar:/pw.txt"]
