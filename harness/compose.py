@@ -9,8 +9,9 @@ from __future__ import annotations
 import contextlib
 import json
 import re
+import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,7 @@ from .errors import (
     BuildFailed,
     ComposeFileError,
     EngineCapacity,
+    GraderError,
     GraderTimeout,
     InfrastructureError,
     RegistryUnavailable,
@@ -302,10 +304,12 @@ class ComposeProject:
         """Build, start every service (or only ``services`` and what they depend on) and wait until
         each one is ready. A failure is remembered: asking again for the same services raises it again,
         while a start of other services (that do not need the broken one) is tried on its own."""
-        self.build(services)
         if not services:
+            with self._starting_early():
+                self.build()
             self._once("_up", self._up_and_wait)
             return
+        self.build(services)
         unknown = sorted(set(services) - set(self.model["services"]))
         if unknown:
             raise ServiceNotReady(
@@ -322,6 +326,41 @@ class ComposeProject:
         except SubmissionError as exc:
             self._partial_failures[needed] = exc
             raise
+
+    @contextlib.contextmanager
+    def _starting_early(self) -> Iterator[None]:
+        """While the project's images are first built: start each service that depends on no
+        other as soon as its own image is there, as ``up`` would start it first anyway. A
+        database then initialises while a slower image still compiles. Best effort: anything
+        that goes wrong here happens again, and is reported, in the ``up`` that follows."""
+        built = [name for name, spec in self.model["services"].items() if spec.get("build")]
+        early = [name for name in built if not (self.model["services"][name].get("depends_on") or {})]
+        if self._built is not False or len(built) < 2 or not early:
+            yield
+            return
+        done = threading.Event()
+        starter = threading.Thread(target=self._start_when_built, args=(early, done), daemon=True)
+        starter.start()
+        try:
+            yield
+        finally:
+            done.set()
+            starter.join()  # never an early start left running while the grading goes on or ends
+
+    def _start_when_built(self, services: list[str], done: threading.Event) -> None:
+        pending = list(services)
+        while pending and not done.wait(0.25):
+            for name in list(pending):
+                image = str(self.model["services"][name].get("image") or "")
+                try:
+                    if self.docker.image_attrs(image) is None:
+                        continue
+                    pending.remove(name)
+                    self._compose(
+                        "up", "-d", "--no-build", "--no-deps", name, timeout=self.limits.up_timeout_s
+                    )
+                except GraderError:
+                    return
 
     def needed(self, services: Sequence[str]) -> set[str]:
         """``services`` and every service they depend on (``depends_on``), transitively."""

@@ -136,8 +136,8 @@ REUSABLE: dict[str, Reusable] = {
                 Param("services", list, help="the services that need it"),
             ),
             "The secret is mounted at /run/secrets/`secret` in `services`, and its content is nowhere else "
-            "(the Compose file's environment and build arguments, the containers' environment, image history "
-            "and layers).",
+            "(the Compose file's environment and build arguments, the containers' environment, image history, "
+            "and the layers the build added over the image its final stage starts from).",
         ),
         Reusable(
             "multistage",

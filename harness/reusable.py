@@ -199,7 +199,7 @@ def alias_resolves(
     namespaced = stack.network_name(key)
     address = stack.service(service).ip_on(namespaced)
     inside, outside = grading.probes(
-        PROBE_IMAGE, "getent", "hosts", alias, networks=[namespaced, grading.network(f"{part}-dehors")]
+        PROBE_IMAGE, "getent", "ahosts", alias, networks=[namespaced, grading.network(f"{part}-dehors")]
     )
     resolved = inside.output.split()[0] if inside.exit_code == 0 and inside.output.strip() else ""
     found = bool(resolved) and resolved == address

@@ -105,9 +105,11 @@ def test_db_is_reachable_as_mysql_on_cours2_only(etudiants: Etudiants, grading: 
     stack = etudiants.stack.up()
     network = stack.network_name(key)
     db_ip = stack.service("db").ip_on(network)
-    # One probe on cours2, one on a network of its own: both at once.
+    # One probe on cours2, one on a network of its own: both at once. `ahosts` asks for IPv4 and
+    # IPv6 together: outside cours2, Docker's resolver never answers a name it does not know, and
+    # `hosts` waited for each family in turn (2 s instead of 1).
     inside, outside = grading.probes(
-        PROBE_IMAGE, "getent", "hosts", ALIAS, networks=[network, grading.network("dehors")]
+        PROBE_IMAGE, "getent", "ahosts", ALIAS, networks=[network, grading.network("dehors")]
     )
     resolved = inside.output.split()[0] if inside.exit_code == 0 and inside.output.strip() else ""
     assert resolved and resolved == db_ip, _(
