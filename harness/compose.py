@@ -334,7 +334,7 @@ class ComposeProject:
         database then initialises while a slower image still compiles. Best effort: anything
         that goes wrong here happens again, and is reported, in the ``up`` that follows."""
         built = [name for name, spec in self.model["services"].items() if spec.get("build")]
-        early = [name for name in built if not (self.model["services"][name].get("depends_on") or {})]
+        early = [name for name in built if not _needs_another(self.model["services"][name])]
         if self._built is not False or len(built) < 2 or not early:
             yield
             return
@@ -628,6 +628,13 @@ class ComposeProject:
             if host_port is not None and not http_client.answers(host_port):
                 return False
         return True
+
+
+def _needs_another(service: dict[str, Any]) -> bool:
+    """Whether a service waits for, or shares something with, another service of the project."""
+    if service.get("depends_on") or service.get("links") or service.get("volumes_from"):
+        return True
+    return any(str(service.get(key) or "").startswith("service:") for key in ("network_mode", "ipc", "pid"))
 
 
 def _completed_on_purpose(model: dict[str, Any], state: ContainerState) -> bool:

@@ -115,3 +115,18 @@ def test_nothing_starts_early_once_the_images_are_built(tmp_path: Path) -> None:
     project.up()
     assert compose.during_build == []
     assert [call[0] for call in compose.calls] == ["build", "up"]
+
+
+@pytest.mark.parametrize(
+    "shares",
+    [{"volumes_from": ["api"]}, {"links": ["api"]}, {"network_mode": "service:api"}, {"pid": "service:api"}],
+)
+def test_a_service_that_shares_with_another_is_not_started_early(
+    tmp_path: Path, shares: dict[str, Any]
+) -> None:
+    engine = _Engine()
+    compose = _Compose(engine)
+    project = _project(tmp_path, compose, engine, {})
+    project.model["services"]["db"].update(shares)
+    project.up()
+    assert not any("db" in call for call in compose.during_build), shares
