@@ -75,7 +75,8 @@ class ImageScan:
 
 
 def _search_names(names: Iterable[str], needles: list[bytes], scan: ImageScan, where: str) -> None:
-    """A needle in a path or a link's target is in the image too."""
+    """A needle in a name or a link's target is in the image too (each folder's own name is
+    searched at its own entry, not again at every entry below it)."""
     for name in names:
         encoded = name.encode("utf-8", "surrogateescape")
         for needle in needles:
@@ -122,7 +123,7 @@ def _walk_layer(stream: IO[bytes], needles: list[bytes], scan: ImageScan, layer:
             scan.paths.add(path)
             if not needles:
                 continue
-            _search_names([path, member.linkname], needles, scan, f"{layer}:{path}")
+            _search_names([path.rpartition("/")[2], member.linkname], needles, scan, f"{layer}:{path}")
             if member.isfile():
                 handle = inner.extractfile(member)
                 if handle is not None:
@@ -213,18 +214,17 @@ def _walk_folder(root: Path, needles: list[bytes], scan: ImageScan, layer: str) 
         try:
             with os.scandir(folder) as entries:
                 for entry in entries:
-                    path = f"{relative}/{entry.name}"
                     info = entry.stat(follow_symlinks=False)
-                    if stat.S_ISCHR(info.st_mode) and info.st_rdev == 0:
-                        scan.paths.add(f"{relative}/.wh.{entry.name}")
-                        continue
+                    whiteout = stat.S_ISCHR(info.st_mode) and info.st_rdev == 0
+                    name = f".wh.{entry.name}" if whiteout else entry.name
+                    path = f"{relative}/{name}"
                     scan.paths.add(path)
                     if stat.S_ISDIR(info.st_mode):
                         todo.append((entry.path, path))
                     if not needles:
                         continue
                     target = str(Path(entry.path).readlink()) if stat.S_ISLNK(info.st_mode) else ""
-                    _search_names([path, target], needles, scan, f"{layer}:{path}")
+                    _search_names([name, target], needles, scan, f"{layer}:{path}")
                     if stat.S_ISREG(info.st_mode) and (info.st_dev, info.st_ino) not in searched:
                         if info.st_nlink > 1:
                             searched.add((info.st_dev, info.st_ino))

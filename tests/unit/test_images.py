@@ -204,3 +204,14 @@ def test_a_base_layer_repeated_above_the_base_is_searched() -> None:
     )
     scan = scan_saved_image(_chunks(archive, 4096), [b"Sup3r-S3cret-42"], search_from=1)
     assert scan.where(b"Sup3r-S3cret-42") == ["00/layer.tar:/pw.txt"]
+
+
+def test_a_password_as_a_folder_name_is_found_once_at_that_folder(tmp_path: Path) -> None:
+    layer = _layer(tmp_path / "layer", {f"Sup3r-S3cret-42/f{i}": b"" for i in range(50)})
+    scan = scan_layer_folders([("sha256:aa", layer)], [b"Sup3r-S3cret-42"])
+    assert scan.where(b"Sup3r-S3cret-42") == ["aa:/Sup3r-S3cret-42"]
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w") as archive:
+        archive.add(layer, arcname=".")
+    saved = scan_saved_image(_chunks(_classic([buffer.getvalue()]), 4096), [b"Sup3r-S3cret-42"])
+    assert saved.where(b"Sup3r-S3cret-42") == ["00/layer.tar:/Sup3r-S3cret-42"]
