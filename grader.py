@@ -446,11 +446,12 @@ def cmd_check(args: argparse.Namespace, docker: DockerAPI) -> int:
     console = make_console()
     assignment = _load(args, feedback=True)
     cache = _self_check_cache(args)
-    fresh = [args.fresh]  # --fresh: the first check only (--watch then reuses what it did)
+    fresh = args.fresh  # --fresh: the first check only (--watch then reuses what it did)
 
     def once() -> int:
-        reading = None if cache is None else CheckCache(cache.directory, read=not fresh[0])
-        fresh[0] = False
+        nonlocal fresh
+        reading = None if cache is None else CheckCache(cache.directory, read=not fresh)
+        fresh = False
         result, runner = _grade_one(args, docker, console, assignment, keep=args.keep, cache=reading)
         if args.keep:
             kept = [

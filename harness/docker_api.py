@@ -51,6 +51,13 @@ def _translated() -> Iterator[None]:
         raise InfrastructureError(f"the Docker engine refused a request: {exc}") from exc
 
 
+def _local_socket() -> bool:
+    """Whether the engine is reached through a local socket (``DOCKER_HOST`` unset or ``unix://``),
+    the first condition for anything the grader does to the engine's host from its own."""
+    host = os.environ.get("DOCKER_HOST", "")
+    return not host or host.startswith("unix://")
+
+
 def _boundary(method: Callable[P, T]) -> Callable[P, T]:
     @functools.wraps(method)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> T:
@@ -144,8 +151,7 @@ class DockerAPI:
     def manages_local_cgroups(self) -> bool:
         """Whether this process can place the engine's containers in cgroups it creates itself:
         a local engine (same kernel) with the ``cgroupfs`` driver, not Docker Desktop's VM."""
-        host = os.environ.get("DOCKER_HOST", "")
-        if host and not host.startswith("unix://"):
+        if not _local_socket():
             return False
         with _translated():
             info = self.client.info()
@@ -272,8 +278,7 @@ class DockerAPI:
         engine whose driver is overlay2, one folder per layer. None otherwise (a remote engine,
         Docker Desktop's VM, another driver, the containerd image store, a grader without the
         rights): the image is then read through ``docker save``."""
-        host = os.environ.get("DOCKER_HOST", "")
-        if host and not host.startswith("unix://"):
+        if not _local_socket():
             return None
         driver = attrs.get("GraphDriver") or {}
         if driver.get("Name") != "overlay2":

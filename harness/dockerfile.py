@@ -498,10 +498,9 @@ def official_image(image: str) -> bool:
     """Whether ``image`` names one of Docker Hub's official images (``nginx``, ``library/mysql:8``,
     ``docker.io/library/golang:1.19``): never a user's (``user/app``) nor another registry's."""
     name = image.partition("@")[0]
-    for prefix in ("docker.io/", "index.docker.io/", "registry-1.docker.io/"):
-        if name.startswith(prefix):
-            name = name[len(prefix) :]
-            break
+    first, slash, rest = name.partition("/")
+    if slash and first in _DOCKER_HUB_NAMES:
+        name = rest
     if registry_host(name) != DOCKER_HUB:
         return False
     return "/" not in name.removeprefix("library/")

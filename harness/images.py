@@ -148,7 +148,7 @@ def scan_saved_image(
             buffered = cast(io.BufferedReader, handle)  # tarfile's member files are buffered readers
             if member.name == "manifest.json" and member.size <= _CHUNK:
                 manifest = buffered.read()
-                _search(io.BytesIO(manifest), wanted, scan, member.name)
+                _search_chunks([manifest], wanted, scan, member.name)
             elif _is_tar(buffered.peek(_TAR_MAGIC_OFFSET + 8)):
                 _walk_layer(buffered, wanted, scan, member.name)
             elif wanted:
@@ -196,7 +196,7 @@ def scan_layer_folders(
     wanted = [n for n in needles if n]
     scan = ImageScan()
     for text in metadata:
-        _search(io.BytesIO(text.encode("utf-8", "surrogateescape")), wanted, scan, "config")
+        _search_chunks([text.encode("utf-8", "surrogateescape")], wanted, scan, "config")
     for index, (layer, folder) in enumerate(layers):
         # Named by the digest alone (``<hex>:<path>``), as a saved layer is (``<member>:<path>``).
         _walk_folder(folder, wanted if index >= search_from else [], scan, layer.rpartition(":")[2])
